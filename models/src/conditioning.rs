@@ -1,0 +1,183 @@
+//! Conditioning (paper §2.3): what a caller passes (`Condition`), the per-layer
+//! projections V^T h added inside the gates (`CondProjection`), and the deconvolutional
+//! network m(h) of location-dependent conditioning (`SpatialMap`).
+
+use burn::module::{Module, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::module::conv_transpose2d;
+use burn::tensor::ops::ConvTransposeOptions;
+use burn::tensor::{activation, Int, Tensor, TensorData};
+use rand_chacha::ChaCha8Rng;
+
+use crate::conv::{uniform, Conv};
+use crate::spec::Conditioning;
+
+/// What a batch is conditioned on.
+#[derive(Debug, Clone)]
+pub enum Condition<B: Backend> {
+    None,
+    /// Class labels `[batch]`, each in `0..classes`.
+    Class(Tensor<B, 1, Int>),
+    /// Conditioning vectors `[batch, dim]` (vector and spatial conditioning).
+    Vector(Tensor<B, 2>),
+}
+
+/// Conditioning after the model-level preprocessing: one-hot labels, raw vectors, or the
+/// spatial maps s = m(h) `[batch, map_channels, H, W]`.
+#[derive(Debug, Clone)]
+pub enum CondFeatures<B: Backend> {
+    None,
+    /// One-hot labels or vectors `[batch, in]`, projected by a matrix.
+    Dense(Tensor<B, 2>),
+    /// Spatial maps, projected by unmasked 1x1 convolutions.
+    Map(Tensor<B, 4>),
+}
+
+impl<B: Backend> Condition<B> {
+    /// Turns a caller's condition into the features the layers consume. Class labels
+    /// become one-hot rows, so V^T h is exactly the class's row of V.
+    pub fn features(&self, kind: &Conditioning, map: Option<&SpatialMap<B>>) -> CondFeatures<B> {
+        match (kind, self) {
+            (Conditioning::None, _) => CondFeatures::None,
+            (Conditioning::Class { classes }, Condition::Class(labels)) => {
+                CondFeatures::Dense(labels.clone().one_hot::<2>(*classes).float())
+            }
+            (Conditioning::Vector { .. }, Condition::Vector(h)) => CondFeatures::Dense(h.clone()),
+            (Conditioning::Spatial { .. }, Condition::Vector(h)) => CondFeatures::Map(
+                map.expect("spatial conditioning has a map network")
+                    .forward(h.clone()),
+            ),
+            (kind, given) => panic!("model conditioned on {kind:?} was given {given:?}"),
+        }
+    }
+}
+
+/// V^T h for one stack of one layer: a `[in, out]` matrix for dense conditioning, or an
+/// unmasked 1x1 convolution for spatial maps. Never has a bias (the layer's conv has one).
+#[derive(Module, Debug)]
+pub struct CondProjection<B: Backend> {
+    pub dense: Option<Param<Tensor<B, 2>>>,
+    pub map: Option<Conv<B>>,
+}
+
+impl<B: Backend> CondProjection<B> {
+    /// `None` for an unconditional model.
+    pub fn new(
+        kind: &Conditioning,
+        out: usize,
+        rng: &mut ChaCha8Rng,
+        device: &B::Device,
+    ) -> Option<Self> {
+        let input = match kind {
+            Conditioning::None => return None,
+            Conditioning::Class { classes } => *classes,
+            Conditioning::Vector { dim } => *dim,
+            Conditioning::Spatial { map_channels, .. } => {
+                let conv = Conv::new([out, *map_channels, 1, 1], false, None, [0; 4], rng, device);
+                return Some(Self {
+                    dense: None,
+                    map: Some(conv),
+                });
+            }
+        };
+        let bound = 1.0 / (input as f32).sqrt();
+        let w = Tensor::from_data(
+            TensorData::new(uniform(rng, input * out, bound), [input, out]),
+            device,
+        );
+        Some(Self {
+            dense: Some(Param::from_tensor(w)),
+            map: None,
+        })
+    }
+
+    /// The term added to a layer's pre-activation `[batch, out, H, W]` (broadcast over
+    /// H and W for dense conditioning).
+    pub fn forward(&self, features: &CondFeatures<B>) -> Tensor<B, 4> {
+        match (features, &self.dense, &self.map) {
+            (CondFeatures::Dense(h), Some(w), _) => {
+                let [b, _] = h.dims();
+                let out = w.val().dims()[1];
+                h.clone().matmul(w.val()).reshape([b, out, 1, 1])
+            }
+            (CondFeatures::Map(s), _, Some(conv)) => conv.forward(s.clone()),
+            _ => panic!("conditioning features do not match the projection"),
+        }
+    }
+}
+
+/// m(h): a linear layer to `map_channels x H/4 x W/4`, then two stride-2 transposed
+/// convolutions (kernel 4, padding 1) with a ReLU between, to `map_channels x H x W`.
+#[derive(Module, Debug)]
+pub struct SpatialMap<B: Backend> {
+    pub linear_w: Param<Tensor<B, 2>>,
+    pub linear_b: Param<Tensor<B, 1>>,
+    /// `[in, out, 4, 4]` (ONNX ConvTranspose layout).
+    pub up1_w: Param<Tensor<B, 4>>,
+    pub up1_b: Param<Tensor<B, 1>>,
+    pub up2_w: Param<Tensor<B, 4>>,
+    pub up2_b: Param<Tensor<B, 1>>,
+    #[module(skip)]
+    pub base: [usize; 3],
+}
+
+/// Kernel, stride and padding of both upsampling steps.
+pub const UP_KERNEL: usize = 4;
+pub const UP_STRIDE: usize = 2;
+pub const UP_PAD: usize = 1;
+
+impl<B: Backend> SpatialMap<B> {
+    pub fn new(
+        dim: usize,
+        channels: usize,
+        height: usize,
+        width: usize,
+        rng: &mut ChaCha8Rng,
+        device: &B::Device,
+    ) -> Self {
+        let base = [channels, height / 4, width / 4];
+        let n = channels * base[1] * base[2];
+        let param = |rng: &mut ChaCha8Rng, shape: Vec<usize>, fan_in: usize| {
+            let len = shape.iter().product();
+            (uniform(rng, len, 1.0 / (fan_in as f32).sqrt()), shape)
+        };
+        let (lw, lws) = param(rng, vec![dim, n], dim);
+        let (lb, _) = param(rng, vec![n], dim);
+        let fan = channels * UP_KERNEL * UP_KERNEL;
+        let (w1, _) = param(rng, vec![channels, channels, UP_KERNEL, UP_KERNEL], fan);
+        let (b1, _) = param(rng, vec![channels], fan);
+        let (w2, _) = param(rng, vec![channels, channels, UP_KERNEL, UP_KERNEL], fan);
+        let (b2, _) = param(rng, vec![channels], fan);
+        let k = UP_KERNEL;
+        Self {
+            linear_w: Param::from_tensor(Tensor::from_data(
+                TensorData::new(lw, [lws[0], lws[1]]),
+                device,
+            )),
+            linear_b: Param::from_tensor(Tensor::from_data(TensorData::new(lb, [n]), device)),
+            up1_w: Param::from_tensor(Tensor::from_data(
+                TensorData::new(w1, [channels, channels, k, k]),
+                device,
+            )),
+            up1_b: Param::from_tensor(Tensor::from_data(TensorData::new(b1, [channels]), device)),
+            up2_w: Param::from_tensor(Tensor::from_data(
+                TensorData::new(w2, [channels, channels, k, k]),
+                device,
+            )),
+            up2_b: Param::from_tensor(Tensor::from_data(TensorData::new(b2, [channels]), device)),
+            base,
+        }
+    }
+
+    pub fn forward(&self, h: Tensor<B, 2>) -> Tensor<B, 4> {
+        let [b, _] = h.dims();
+        let [c, bh, bw] = self.base;
+        let x = (h.matmul(self.linear_w.val()) + self.linear_b.val().unsqueeze::<2>())
+            .reshape([b, c, bh, bw]);
+        let x = activation::relu(x);
+        let opts = || ConvTransposeOptions::new([UP_STRIDE; 2], [UP_PAD; 2], [0, 0], [1, 1], 1);
+        let x = conv_transpose2d(x, self.up1_w.val(), Some(self.up1_b.val()), opts());
+        let x = activation::relu(x);
+        conv_transpose2d(x, self.up2_w.val(), Some(self.up2_b.val()), opts())
+    }
+}

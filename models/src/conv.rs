@@ -1,0 +1,104 @@
+//! `Conv`: a 2-D convolution with an optional causality mask and asymmetric zero
+//! padding. Every convolution in every model is one of these, so the exporter reads
+//! all weights the same way (masks applied, in ONNX layout).
+
+use burn::module::{Module, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, TensorData};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// Zero padding `[top, left, bottom, right]`, as in ONNX `pads` order (begin, end).
+pub type Pads = [usize; 4];
+
+#[derive(Module, Debug)]
+pub struct Conv<B: Backend> {
+    /// Raw weights `[out, in, kh, kw]`. May hold non-zero values at masked taps (the
+    /// optimizer still updates them); the mask is applied at every use.
+    pub weight: Param<Tensor<B, 4>>,
+    pub bias: Option<Param<Tensor<B, 1>>>,
+    #[module(skip)]
+    pub mask: Option<Vec<f32>>,
+    #[module(skip)]
+    pub pads: Pads,
+    #[module(skip)]
+    pub stride: usize,
+}
+
+/// Uniform values in `[-bound, bound]` from the model's seeded init stream.
+pub(crate) fn uniform(rng: &mut ChaCha8Rng, n: usize, bound: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-bound..=bound)).collect()
+}
+
+impl<B: Backend> Conv<B> {
+    /// Weights drawn uniformly in +-1/sqrt(fan_in) (PyTorch's default scale).
+    pub fn new(
+        shape: [usize; 4],
+        bias: bool,
+        mask: Option<Vec<f32>>,
+        pads: Pads,
+        rng: &mut ChaCha8Rng,
+        device: &B::Device,
+    ) -> Self {
+        let fan_in = shape[1] * shape[2] * shape[3];
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        let n: usize = shape.iter().product();
+        if let Some(m) = &mask {
+            assert_eq!(m.len(), n, "mask size must match the kernel");
+        }
+        let weight = Tensor::from_data(TensorData::new(uniform(rng, n, bound), shape), device);
+        let bias = bias.then(|| {
+            Param::from_tensor(Tensor::from_data(
+                TensorData::new(uniform(rng, shape[0], bound), [shape[0]]),
+                device,
+            ))
+        });
+        Self {
+            weight: Param::from_tensor(weight),
+            bias,
+            mask,
+            pads,
+            stride: 1,
+        }
+    }
+
+    /// Same convolution with another stride (the encoder's downsampling).
+    pub fn with_stride(mut self, stride: usize) -> Self {
+        self.stride = stride;
+        self
+    }
+
+    /// The weights the network really uses: raw weights times the mask.
+    pub fn effective_weight(&self) -> Tensor<B, 4> {
+        let w = self.weight.val();
+        match &self.mask {
+            None => w,
+            Some(m) => {
+                let mask = Tensor::from_data(TensorData::new(m.clone(), w.dims()), &w.device());
+                w * mask
+            }
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [top, left, bottom, right] = self.pads;
+        let x = if self.pads == [0; 4] {
+            x
+        } else {
+            x.pad((left, right, top, bottom), 0.0)
+        };
+        conv2d(
+            x,
+            self.effective_weight(),
+            self.bias.as_ref().map(|b| b.val()),
+            ConvOptions::new([self.stride; 2], [0, 0], [1, 1], 1),
+        )
+    }
+
+    /// `[out, in, kh, kw]`
+    pub fn shape(&self) -> [usize; 4] {
+        self.weight.val().dims()
+    }
+}

@@ -1,0 +1,154 @@
+//! Gated PixelCNN (van den Oord et al. 2016, Figure 2).
+//!
+//! Layer l, with p = `hidden` and n its kernel size:
+//! - vertical stack: a `(n/2+1) x n` conv over rows `i-n/2 ..= i`, giving 2p maps
+//!   `v_pre` (+ V_v^T h); output `tanh(v_pre[:p]) * sigmoid(v_pre[p:])`.
+//! - link: `v_pre` shifted down one row (so row i only sees rows < i) through a 1x1
+//!   conv without bias, added to the horizontal pre-activation.
+//! - horizontal stack: a `1 x (n/2+1)` conv over columns `j-n/2 ..= j` (the current
+//!   pixel's tap masked by colour group, type A in layer 0, type B after) + link
+//!   (+ V_h^T h), gated, then a type-B masked 1x1 conv, plus the residual (not in
+//!   layer 0, whose residual would leak the target).
+//! - head: ReLU -> 1x1 (B) -> ReLU -> 1x1 (B) to C x 256 logits.
+//!
+//! Zero padding above and left is exactly what the cached sampler's zero-initialised
+//! state reproduces, which is why the link has no bias.
+
+use burn::module::Module;
+use burn::tensor::backend::Backend;
+use burn::tensor::{activation, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use crate::conditioning::{CondFeatures, CondProjection};
+use crate::conv::Conv;
+use crate::head::Head;
+use crate::masks::{self, MaskKind};
+use crate::spec::{Conditioning, ModelSpec};
+
+#[derive(Module, Debug)]
+pub struct GatedLayer<B: Backend> {
+    pub v_conv: Conv<B>,
+    pub link: Conv<B>,
+    pub h_conv: Conv<B>,
+    pub h_out: Conv<B>,
+    pub v_cond: Option<CondProjection<B>>,
+    pub h_cond: Option<CondProjection<B>>,
+    #[module(skip)]
+    pub residual: bool,
+}
+
+/// `tanh(x[:, :p]) * sigmoid(x[:, p:])`
+pub fn gate<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let p = x.dims()[1] / 2;
+    let f = x.clone().narrow(1, 0, p);
+    let g = x.narrow(1, p, p);
+    activation::tanh(f) * activation::sigmoid(g)
+}
+
+/// Shifts `[B, C, H, W]` down one row: row i gets row i-1, row 0 gets zeros.
+pub fn shift_down<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let h = x.dims()[2];
+    x.pad((0, 0, 1, 0), 0.0).narrow(2, 0, h)
+}
+
+impl<B: Backend> GatedLayer<B> {
+    pub fn new(
+        spec: &ModelSpec,
+        cond: &Conditioning,
+        layer: usize,
+        rng: &mut ChaCha8Rng,
+        device: &B::Device,
+    ) -> Self {
+        let p = spec.hidden;
+        let n = spec.kernel_of(layer);
+        let half = n / 2;
+        let cin = spec.in_features(layer);
+        let kind = if layer == 0 { MaskKind::A } else { MaskKind::B };
+        let v_conv = Conv::new(
+            [2 * p, cin, half + 1, n],
+            true,
+            None,
+            [half, half, 0, half],
+            rng,
+            device,
+        );
+        let link = Conv::new([2 * p, 2 * p, 1, 1], false, None, [0; 4], rng, device);
+        let in_groups = spec.groups(cin);
+        let h_mask = masks::horizontal(kind, &spec.gate_groups(p), &in_groups, half + 1);
+        let h_conv = Conv::new(
+            [2 * p, cin, 1, half + 1],
+            true,
+            Some(h_mask),
+            [0, half, 0, 0],
+            rng,
+            device,
+        );
+        let out_mask = masks::pointwise(MaskKind::B, &spec.groups(p), &spec.groups(p));
+        let h_out = Conv::new([p, p, 1, 1], true, Some(out_mask), [0; 4], rng, device);
+        Self {
+            v_conv,
+            link,
+            h_conv,
+            h_out,
+            v_cond: CondProjection::new(cond, 2 * p, rng, device),
+            h_cond: CondProjection::new(cond, 2 * p, rng, device),
+            residual: layer > 0,
+        }
+    }
+
+    /// One layer on whole images: `(v, h) -> (v', h')`.
+    pub fn forward(
+        &self,
+        v: Tensor<B, 4>,
+        h: Tensor<B, 4>,
+        cond: &CondFeatures<B>,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let mut v_pre = self.v_conv.forward(v);
+        if let Some(c) = &self.v_cond {
+            v_pre = v_pre + c.forward(cond);
+        }
+        let mut h_pre =
+            self.h_conv.forward(h.clone()) + self.link.forward(shift_down(v_pre.clone()));
+        if let Some(c) = &self.h_cond {
+            h_pre = h_pre + c.forward(cond);
+        }
+        let mut h_new = self.h_out.forward(gate(h_pre));
+        if self.residual {
+            h_new = h_new + h;
+        }
+        (gate(v_pre), h_new)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct GatedPixelCnn<B: Backend> {
+    pub layers: Vec<GatedLayer<B>>,
+    pub head: Head<B>,
+}
+
+impl<B: Backend> GatedPixelCnn<B> {
+    /// `cond` is the decoder's conditioning (for the auto-encoder, its bottleneck).
+    pub fn new(
+        spec: &ModelSpec,
+        cond: &Conditioning,
+        rng: &mut ChaCha8Rng,
+        device: &B::Device,
+    ) -> Self {
+        let layers = (0..spec.layers)
+            .map(|l| GatedLayer::new(spec, cond, l, rng, device))
+            .collect();
+        Self {
+            layers,
+            head: Head::new(spec, rng, device),
+        }
+    }
+
+    /// Normalised images `[B, C, H, W]` -> logits `[B, C*256, H, W]`.
+    pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
+        let (mut v, mut h) = (x.clone(), x);
+        for layer in &self.layers {
+            (v, h) = layer.forward(v, h, cond);
+        }
+        self.head.forward(h)
+    }
+}

@@ -1,0 +1,54 @@
+//! The output head shared by every architecture: ReLU -> 1x1 -> ReLU -> 1x1 to
+//! C x 256 logits, both 1x1 convs type-B masked so colour c only sees colours <= c.
+
+use burn::module::Module;
+use burn::tensor::backend::Backend;
+use burn::tensor::{activation, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use crate::conv::Conv;
+use crate::masks::{self, MaskKind};
+use crate::spec::{ModelSpec, LEVELS};
+
+#[derive(Module, Debug)]
+pub struct Head<B: Backend> {
+    pub hidden: Conv<B>,
+    pub out: Conv<B>,
+}
+
+impl<B: Backend> Head<B> {
+    pub fn new(spec: &ModelSpec, rng: &mut ChaCha8Rng, device: &B::Device) -> Self {
+        let (p, q, o) = (spec.hidden, spec.head_hidden, spec.channels * LEVELS);
+        let hidden = Conv::new(
+            [q, p, 1, 1],
+            true,
+            Some(masks::pointwise(
+                MaskKind::B,
+                &spec.groups(q),
+                &spec.groups(p),
+            )),
+            [0; 4],
+            rng,
+            device,
+        );
+        let out = Conv::new(
+            [o, q, 1, 1],
+            true,
+            Some(masks::pointwise(
+                MaskKind::B,
+                &spec.groups(o),
+                &spec.groups(q),
+            )),
+            [0; 4],
+            rng,
+            device,
+        );
+        Self { hidden, out }
+    }
+
+    /// Features `[B, p, H, W]` -> logits `[B, C*256, H, W]`, channel index `c*256 + k`.
+    pub fn forward(&self, h: Tensor<B, 4>) -> Tensor<B, 4> {
+        let x = self.hidden.forward(activation::relu(h));
+        self.out.forward(activation::relu(x))
+    }
+}

@@ -1,0 +1,113 @@
+//! `PixelModel`: any architecture a `ModelSpec` describes, behind one forward pass and
+//! one loss, so the trainer, the exporter and the tests never match on the architecture.
+
+use burn::module::Module;
+use burn::tensor::backend::Backend;
+use burn::tensor::{activation, Int, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::autoencoder::Encoder;
+use crate::baseline::PixelCnn;
+use crate::conditioning::{CondFeatures, Condition, SpatialMap};
+use crate::gated::GatedPixelCnn;
+use crate::spec::{Arch, Conditioning, ModelSpec, LEVELS};
+
+#[derive(Module, Debug)]
+pub struct PixelModel<B: Backend> {
+    pub gated: Option<GatedPixelCnn<B>>,
+    pub baseline: Option<PixelCnn<B>>,
+    pub encoder: Option<Encoder<B>>,
+    pub spatial_map: Option<SpatialMap<B>>,
+    #[module(skip)]
+    pub spec: ModelSpec,
+}
+
+/// uint8 values (as floats) -> the network's input range [-1, 1].
+pub fn normalize<B: Backend>(images: Tensor<B, 4>) -> Tensor<B, 4> {
+    images.div_scalar(127.5).sub_scalar(1.0)
+}
+
+/// Scale of [`normalize`]: x / NORM_SCALE - 1.
+pub const NORM_SCALE: f32 = 127.5;
+
+impl<B: Backend> PixelModel<B> {
+    /// A freshly initialised model. Same spec + seed = same weights on every backend.
+    ///
+    /// # Panics
+    /// If the spec is invalid: call `spec.validate()` first on user input.
+    pub fn new(spec: &ModelSpec, seed: u64, device: &B::Device) -> Self {
+        spec.validate().expect("valid model spec");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let cond = spec.decoder_conditioning();
+        let (gated, baseline) = match spec.arch {
+            Arch::Gated | Arch::Autoencoder => (
+                Some(GatedPixelCnn::new(spec, &cond, &mut rng, device)),
+                None,
+            ),
+            Arch::Pixelcnn => (None, Some(PixelCnn::new(spec, &cond, &mut rng, device))),
+        };
+        let encoder = spec
+            .encoder
+            .as_ref()
+            .map(|e| Encoder::new(spec, e, &mut rng, device));
+        let spatial_map = match cond {
+            Conditioning::Spatial { dim, map_channels } => Some(SpatialMap::new(
+                dim,
+                map_channels,
+                spec.height,
+                spec.width,
+                &mut rng,
+                device,
+            )),
+            _ => None,
+        };
+        Self {
+            gated,
+            baseline,
+            encoder,
+            spatial_map,
+            spec: spec.clone(),
+        }
+    }
+
+    /// Images `[B, C, H, W]` holding values 0..=255 -> logits `[B, C, H, W, 256]`.
+    /// For the auto-encoder, `Condition::None` encodes the images themselves (training,
+    /// scoring); `Condition::Vector(h)` runs the decoder on a given bottleneck h
+    /// (sampling, and the decoder's causality tests).
+    pub fn forward(&self, images: Tensor<B, 4>, cond: &Condition<B>) -> Tensor<B, 5> {
+        let [b, c, h, w] = images.dims();
+        let x = normalize(images);
+        let features = match (&self.encoder, cond) {
+            (Some(enc), Condition::None) => CondFeatures::Dense(enc.forward(x.clone())),
+            _ => cond.features(&self.spec.decoder_conditioning(), self.spatial_map.as_ref()),
+        };
+        let logits = match (&self.gated, &self.baseline) {
+            (Some(g), _) => g.forward(x, &features),
+            (_, Some(p)) => p.forward(x, &features),
+            _ => unreachable!("a model has one decoder"),
+        };
+        logits
+            .reshape([b, c, LEVELS, h, w])
+            .permute([0, 1, 3, 4, 2])
+    }
+
+    /// The encoder's bottleneck for images (auto-encoder only).
+    pub fn encode(&self, images: Tensor<B, 4>) -> Option<Tensor<B, 2>> {
+        self.encoder.as_ref().map(|e| e.forward(normalize(images)))
+    }
+}
+
+/// Negative log-likelihood in nats of each image `[B]`, from logits `[B, C, H, W, 256]`
+/// and the true values `[B, C, H, W]`.
+pub fn nll_nats<B: Backend>(logits: Tensor<B, 5>, targets: Tensor<B, 4, Int>) -> Tensor<B, 1> {
+    let [b, c, h, w, _] = logits.dims();
+    let logp = activation::log_softmax(logits, 4);
+    let picked = logp.gather(4, targets.unsqueeze_dim::<5>(4));
+    picked.reshape([b, c * h * w]).sum_dim(1).reshape([b]).neg()
+}
+
+/// bits/dim of each image: nats / (D ln 2).
+pub fn bits_per_dim<B: Backend>(nats: Tensor<B, 1>, spec: &ModelSpec) -> Tensor<B, 1> {
+    nats.div_scalar(spec.dims() as f64 * std::f64::consts::LN_2)
+}
