@@ -9,6 +9,7 @@
 pub mod autoencoder;
 pub mod backend;
 pub mod baseline;
+pub mod checkpoint;
 pub mod conditioning;
 pub mod conv;
 pub mod gated;

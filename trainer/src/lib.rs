@@ -1,1 +1,15 @@
-pub fn x() {}
+//! Training PixelCNN models: YAML configs, dataset readers, the training loop with
+//! atomic checkpoints and exact resume, evaluation in bits/dim, and naive sampling.
+//! The `trainer` binary is a thin CLI over this library.
+
+pub mod batch;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod eval;
+pub mod fit;
+pub mod plot;
+pub mod sample;
+
+pub use config::TrainConfig;
+pub use fit::{fit, FitOptions, FitSummary};

@@ -1,1 +1,9 @@
-fn main() {}
+//! `trainer`: see `pixelcnn_trainer::cli`.
+use clap::Parser;
+
+fn main() {
+    if let Err(e) = pixelcnn_trainer::cli::run(pixelcnn_trainer::cli::Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

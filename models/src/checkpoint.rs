@@ -1,0 +1,202 @@
+//! Checkpoint directories: `RUN/checkpoints/step-000123/` holding `spec.json`,
+//! `model.bin` (burn record, full precision), and whatever else the trainer adds
+//! (`optim.bin`, `state.json`). A checkpoint is written into a hidden temporary
+//! directory, every file fsynced, then renamed into place, so a crash never leaves a
+//! half-written checkpoint where a reader would find it. `manifest.json` stores each
+//! file's CRC-32, so corruption is reported as such instead of failing deep in a decoder.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::model::PixelModel;
+use crate::spec::ModelSpec;
+
+/// A checkpoint that can't be read, naming the file and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    Invalid { path: PathBuf, problem: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn invalid(path: &Path, problem: impl Into<String>) -> CheckpointError {
+    CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
+}
+
+pub const SPEC_FILE: &str = "spec.json";
+pub const MODEL_FILE: &str = "model.bin";
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const CHECKPOINTS: &str = "checkpoints";
+
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    files: Vec<(String, u32, u64)>,
+}
+
+/// Directory name of the checkpoint taken after `step` optimizer steps.
+pub fn step_name(step: u64) -> String {
+    format!("step-{step:09}")
+}
+
+/// Writes `files` as the checkpoint directory `parent/name`, atomically. An existing
+/// checkpoint of that name is replaced.
+pub fn write_atomic(
+    parent: &Path,
+    name: &str,
+    files: &[(&str, Vec<u8>)],
+) -> Result<PathBuf, CheckpointError> {
+    fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let tmp = parent.join(format!(".tmp-{name}"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    let mut manifest = Manifest { files: Vec::new() };
+    for (file, bytes) in files {
+        write_synced(&tmp.join(file), bytes)?;
+        manifest
+            .files
+            .push((file.to_string(), crc32fast::hash(bytes), bytes.len() as u64));
+    }
+    let text = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    write_synced(&tmp.join(MANIFEST_FILE), &text)?;
+    let dest = parent.join(name);
+    if dest.exists() {
+        fs::remove_dir_all(&dest).map_err(io_err(&dest))?;
+    }
+    fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+    if let Ok(d) = fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    Ok(dest)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let mut f = fs::File::create(path).map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+/// Reads one file of a checkpoint, checking it against the manifest.
+pub fn read_file(dir: &Path, file: &str) -> Result<Vec<u8>, CheckpointError> {
+    let mpath = dir.join(MANIFEST_FILE);
+    let mtext = fs::read(&mpath).map_err(io_err(&mpath))?;
+    let manifest: Manifest = serde_json::from_slice(&mtext)
+        .map_err(|e| invalid(&mpath, format!("not a checkpoint manifest: {e}")))?;
+    let path = dir.join(file);
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    let (_, crc, len) = manifest
+        .files
+        .iter()
+        .find(|(name, _, _)| name == file)
+        .ok_or_else(|| invalid(&mpath, format!("lists no `{file}`")))?;
+    if bytes.len() as u64 != *len || crc32fast::hash(&bytes) != *crc {
+        return Err(invalid(
+            &path,
+            format!(
+                "corrupt: expected {len} bytes with CRC-32 {crc:08x} (manifest), found {} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// All checkpoints of a run, oldest first, as (step, dir).
+pub fn list(run_dir: &Path) -> Result<Vec<(u64, PathBuf)>, CheckpointError> {
+    let dir = run_dir.join(CHECKPOINTS);
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+        let entry = entry.map_err(io_err(&dir))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(step) = name
+            .strip_prefix("step-")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            out.push((step, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The newest checkpoint of a run.
+pub fn latest(run_dir: &Path) -> Result<PathBuf, CheckpointError> {
+    list(run_dir)?
+        .pop()
+        .map(|(_, p)| p)
+        .ok_or_else(|| invalid(&run_dir.join(CHECKPOINTS), "no checkpoint found (expected step-* directories; was `trainer fit` run with this --out?)"))
+}
+
+/// The spec stored in a checkpoint.
+pub fn read_spec(dir: &Path) -> Result<ModelSpec, CheckpointError> {
+    let bytes = read_file(dir, SPEC_FILE)?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid(&dir.join(SPEC_FILE), "not UTF-8"))?;
+    ModelSpec::from_json(&text).map_err(|e| invalid(&dir.join(SPEC_FILE), e))
+}
+
+type Rec = BinBytesRecorder<FullPrecisionSettings>;
+
+/// A model's weights as record bytes.
+pub fn model_bytes<B: Backend>(model: &PixelModel<B>) -> Vec<u8> {
+    Rec::default()
+        .record(model.clone().into_record(), ())
+        .expect("in-memory record")
+}
+
+/// Any burn record (e.g. an optimizer's) as bytes.
+pub fn record_bytes<B: Backend, R: burn::record::Record<B>>(record: R) -> Vec<u8> {
+    Recorder::<B>::record(&Rec::default(), record, ()).expect("in-memory record")
+}
+
+/// A burn record from bytes already checked against the manifest.
+pub fn record_from_bytes<B: Backend, R: burn::record::Record<B>>(
+    bytes: Vec<u8>,
+    device: &B::Device,
+) -> Result<R, String> {
+    Recorder::<B>::load(&Rec::default(), bytes, device).map_err(|e| e.to_string())
+}
+
+/// Loads the model (spec + weights) of a checkpoint directory.
+pub fn load_model<B: Backend>(
+    dir: &Path,
+    device: &B::Device,
+) -> Result<PixelModel<B>, CheckpointError> {
+    let spec = read_spec(dir)?;
+    let bytes = read_file(dir, MODEL_FILE)?;
+    let record =
+        record_from_bytes::<B, _>(bytes, device).map_err(|e| invalid(&dir.join(MODEL_FILE), e))?;
+    Ok(PixelModel::new(&spec, 0, device).load_record(record))
+}
+
+/// Files holding a model: its spec and weights.
+pub fn model_files<B: Backend>(model: &PixelModel<B>) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (SPEC_FILE, model.spec.to_json().into_bytes()),
+        (MODEL_FILE, model_bytes(model)),
+    ]
+}

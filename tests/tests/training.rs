@@ -1,0 +1,287 @@
+//! Trainer tests on tiny models: overfitting, exact resume, atomic checkpoints,
+//! data/config errors.
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::Autodiff;
+use pixelcnn_models::backend::Cpu;
+use pixelcnn_models::checkpoint;
+use pixelcnn_trainer::{fit, FitOptions, TrainConfig};
+
+type B = Autodiff<Cpu>;
+
+/// Writes an MNIST-style IDX directory of `n` synthetic `size x size` images.
+fn write_idx(dir: &Path, n: usize, size: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for prefix in ["train", "t10k"] {
+        let mut imgs = vec![0, 0, 8, 3];
+        for v in [n as u32, size as u32, size as u32] {
+            imgs.extend(v.to_be_bytes());
+        }
+        let mut lbls = vec![0, 0, 8, 1];
+        lbls.extend((n as u32).to_be_bytes());
+        for k in 0..n {
+            // a bright bar whose row depends on the image: easy structure to learn
+            for i in 0..size {
+                for j in 0..size {
+                    imgs.push(if i == (k * 3) % size || j == k % size {
+                        230
+                    } else {
+                        10
+                    });
+                }
+            }
+            lbls.push((k % 10) as u8);
+        }
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), imgs).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lbls).unwrap();
+    }
+}
+
+fn config(data: &Path, extra: &str) -> TrainConfig {
+    let text = format!(
+        "model: {{arch: gated, channels: 1, height: 10, width: 10, layers: 2, hidden: 8, first_kernel: 5, head_hidden: 16}}
+data: {{format: idx, path: {}}}
+optimizer: {{lr: 0.01}}
+batch_size: 4
+sample_count: 0
+seed: 3
+{extra}",
+        data.display()
+    );
+    TrainConfig::from_yaml(Path::new("test.yaml"), &text).unwrap()
+}
+
+fn opts(out: &Path, resume: bool) -> FitOptions {
+    FitOptions {
+        out: out.to_path_buf(),
+        resume,
+        progress: false,
+    }
+}
+
+fn losses(run: &Path) -> Vec<String> {
+    // compare the exact text of each loss as logged
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!("{}:{}", v["step"], v["train_bits_per_dim"])
+        })
+        .collect()
+}
+
+#[test]
+fn tiny_model_overfits_a_handful_of_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 4, 10);
+    let cfg = config(&data, "epochs: 150\ncheckpoint_every: 1000\n");
+    let s = fit::<B>(
+        &cfg,
+        &opts(&tmp.path().join("run"), false),
+        &Default::default(),
+    )
+    .unwrap();
+    let first = s.losses[0];
+    let last = *s.losses.last().unwrap();
+    assert!(first > 6.0, "starts near uniform (8 bits/dim), got {first}");
+    assert!(
+        last < 1.0,
+        "4 images should be memorised: {first} -> {last}"
+    );
+}
+
+#[test]
+fn resume_continues_bit_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 12, 10);
+    let cfg = config(&data, "epochs: 3\ncheckpoint_every: 2\n");
+    let full = tmp.path().join("full");
+    fit::<B>(&cfg, &opts(&full, false), &Default::default()).unwrap();
+
+    // interrupted run: stop mid-epoch at step 4 (epoch 1, batch 1 of 3), then resume
+    let mut first = cfg.clone();
+    first.max_steps = Some(4);
+    let part = tmp.path().join("part");
+    fit::<B>(&first, &opts(&part, false), &Default::default()).unwrap();
+    let resumed = fit::<B>(&cfg, &opts(&part, true), &Default::default()).unwrap();
+    assert_eq!(resumed.steps, 9);
+    let (a, b) = (losses(&full), losses(&part));
+    assert_eq!(a.len(), 9);
+    assert_eq!(a, b, "resumed losses differ from the uninterrupted run");
+    // and the final weights are the same: identical logits, bit for bit
+    let logits = |run: &Path| -> Vec<f32> {
+        let dev = Default::default();
+        let m = checkpoint::load_model::<Cpu>(&checkpoint::latest(run).unwrap(), &dev).unwrap();
+        let x = burn::tensor::Tensor::<Cpu, 4>::from_data(
+            burn::tensor::TensorData::new(vec![100f32; 100], [1, 1, 10, 10]),
+            &dev,
+        );
+        m.forward(x, &pixelcnn_models::Condition::None)
+            .into_data()
+            .to_vec()
+            .unwrap()
+    };
+    assert!(logits(&full) == logits(&part), "final weights differ");
+}
+
+#[test]
+fn checkpoints_are_atomic_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 10);
+    let cfg = config(
+        &data,
+        "epochs: 5\nmax_steps: 4\ncheckpoint_every: 2\nkeep_last: 1\n",
+    );
+    let run = tmp.path().join("run");
+    fit::<B>(&cfg, &opts(&run, false), &Default::default()).unwrap();
+    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".tmp")),
+        "temporary dirs left: {names:?}"
+    );
+    // a left-over temp dir (a crash mid-write) is ignored by readers
+    std::fs::create_dir_all(run.join("checkpoints/.tmp-step-000000099")).unwrap();
+    let latest = checkpoint::latest(&run).unwrap();
+    assert!(latest.ends_with("step-000000004"), "{latest:?}");
+    // corruption is detected and named
+    let model = latest.join(checkpoint::MODEL_FILE);
+    let mut bytes = std::fs::read(&model).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&model, bytes).unwrap();
+    let err = checkpoint::load_model::<Cpu>(&latest, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.bin") && err.contains("corrupt"),
+        "{err}"
+    );
+    // a fresh fit into a run with checkpoints refuses to overwrite it
+    let err = fit::<B>(&cfg, &opts(&run, false), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--resume"), "{err}");
+}
+
+#[test]
+fn bad_data_gives_errors_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 4, 10);
+    // wrong image size for the model
+    let mut cfg = config(&data, "");
+    cfg.model.height = 12;
+    cfg.model.width = 12;
+    let err = fit::<B>(
+        &cfg,
+        &opts(&tmp.path().join("r1"), false),
+        &Default::default(),
+    )
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("train-images-idx3-ubyte") && msg.contains("12x12"),
+        "{msg}"
+    );
+    // label out of range for a class model
+    let mut cfg = config(&data, "");
+    cfg.model.conditioning = pixelcnn_models::Conditioning::Class { classes: 2 };
+    let msg = format!(
+        "{:#}",
+        fit::<B>(
+            &cfg,
+            &opts(&tmp.path().join("r2"), false),
+            &Default::default()
+        )
+        .unwrap_err()
+    );
+    assert!(msg.contains("label 2") && msg.contains("0..2"), "{msg}");
+    // count mismatch between images and labels
+    let lbl: PathBuf = data.join("train-labels-idx1-ubyte");
+    let mut b = std::fs::read(&lbl).unwrap();
+    b[7] = 3;
+    b.pop();
+    std::fs::write(&lbl, b).unwrap();
+    let msg = format!(
+        "{:#}",
+        fit::<B>(
+            &config(&data, ""),
+            &opts(&tmp.path().join("r3"), false),
+            &Default::default()
+        )
+        .unwrap_err()
+    );
+    assert!(
+        msg.contains("train-labels-idx1-ubyte") && msg.contains("3 labels"),
+        "{msg}"
+    );
+    // vector model without vectors, then with a wrong row count
+    let mut cfg = config(&data, "");
+    write_idx(&data, 4, 10);
+    cfg.model.conditioning = pixelcnn_models::Conditioning::Vector { dim: 3 };
+    let msg = format!(
+        "{:#}",
+        fit::<B>(
+            &cfg,
+            &opts(&tmp.path().join("r4"), false),
+            &Default::default()
+        )
+        .unwrap_err()
+    );
+    assert!(msg.contains("train_vectors"), "{msg}");
+    let npy = tmp.path().join("v.npy");
+    pixelcnn_trainer::data::npy::write_matrix(&npy, &[0.0; 9], 3, 3).unwrap();
+    cfg.data.train_vectors = Some(npy.clone());
+    let msg = format!(
+        "{:#}",
+        fit::<B>(
+            &cfg,
+            &opts(&tmp.path().join("r5"), false),
+            &Default::default()
+        )
+        .unwrap_err()
+    );
+    assert!(msg.contains("v.npy") && msg.contains("3 rows"), "{msg}");
+}
+
+#[test]
+fn vector_conditioned_training_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 4, 12);
+    let npy = tmp.path().join("v.npy");
+    pixelcnn_trainer::data::npy::write_matrix(
+        &npy,
+        &(0..8).map(|v| v as f32 / 8.0).collect::<Vec<_>>(),
+        4,
+        2,
+    )
+    .unwrap();
+    let mut cfg = config(&data, "epochs: 2\nmax_steps: 2\n");
+    cfg.model.height = 12;
+    cfg.model.width = 12;
+    cfg.model.conditioning = pixelcnn_models::Conditioning::Spatial {
+        dim: 2,
+        map_channels: 3,
+    };
+    cfg.data.train_vectors = Some(npy.clone());
+    cfg.data.test_vectors = Some(npy);
+    cfg.sample_count = 2;
+    let s = fit::<B>(
+        &cfg,
+        &opts(&tmp.path().join("run"), false),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(s.steps, 2);
+    assert!(tmp.path().join("run/samples-epoch-001.png").exists());
+    assert!(tmp.path().join("run/training-curves.png").exists());
+}

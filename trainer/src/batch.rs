@@ -1,0 +1,82 @@
+//! Turning dataset items into burn tensors.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use pixelcnn_models::{Condition, Conditioning, ModelSpec};
+
+use crate::data::Dataset;
+
+pub struct Batch<B: Backend> {
+    /// `[B, C, H, W]` values 0..=255 as floats.
+    pub images: Tensor<B, 4>,
+    /// The same values as class indices for the loss.
+    pub targets: Tensor<B, 4, Int>,
+    pub cond: Condition<B>,
+}
+
+/// The condition a model needs for dataset items `idx` (labels or vectors).
+pub fn condition<B: Backend>(
+    spec: &ModelSpec,
+    ds: &Dataset,
+    idx: &[usize],
+    device: &B::Device,
+) -> Condition<B> {
+    if spec.encoder.is_some() {
+        return Condition::None; // the auto-encoder conditions on its own encoding
+    }
+    match spec.conditioning {
+        Conditioning::None => Condition::None,
+        Conditioning::Class { .. } => {
+            let labels: Vec<i64> = idx.iter().map(|&i| ds.labels[i] as i64).collect();
+            Condition::Class(Tensor::from_data(
+                TensorData::new(labels, [idx.len()]),
+                device,
+            ))
+        }
+        Conditioning::Vector { .. } | Conditioning::Spatial { .. } => {
+            let (v, d) = ds.vectors.as_ref().expect("vectors checked at load");
+            let rows: Vec<f32> = idx
+                .iter()
+                .flat_map(|&i| v[i * d..(i + 1) * d].iter().copied())
+                .collect();
+            Condition::Vector(Tensor::from_data(
+                TensorData::new(rows, [idx.len(), *d]),
+                device,
+            ))
+        }
+    }
+}
+
+/// Images as `[n, C, H, W]` float and int tensors from raw bytes.
+pub fn image_tensors<B: Backend>(
+    bytes: &[u8],
+    n: usize,
+    spec: &ModelSpec,
+    device: &B::Device,
+) -> (Tensor<B, 4>, Tensor<B, 4, Int>) {
+    let shape = [n, spec.channels, spec.height, spec.width];
+    let f: Vec<f32> = bytes.iter().map(|&v| v as f32).collect();
+    let i: Vec<i64> = bytes.iter().map(|&v| v as i64).collect();
+    (
+        Tensor::from_data(TensorData::new(f, shape), device),
+        Tensor::from_data(TensorData::new(i, shape), device),
+    )
+}
+
+pub fn make_batch<B: Backend>(
+    spec: &ModelSpec,
+    ds: &Dataset,
+    idx: &[usize],
+    device: &B::Device,
+) -> Batch<B> {
+    let bytes: Vec<u8> = idx
+        .iter()
+        .flat_map(|&i| ds.image(i).iter().copied())
+        .collect();
+    let (images, targets) = image_tensors(&bytes, idx.len(), spec, device);
+    Batch {
+        images,
+        targets,
+        cond: condition(spec, ds, idx, device),
+    }
+}

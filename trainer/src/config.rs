@@ -1,0 +1,282 @@
+//! The YAML training config. Unknown keys and bad values are errors naming the key.
+
+use std::path::{Path, PathBuf};
+
+use pixelcnn_models::ModelSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, cifar, folder, idx, Dataset};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelSpec,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    pub batch_size: usize,
+    /// Passes over the training set (training also stops at `max_steps`).
+    #[serde(default = "one")]
+    pub epochs: usize,
+    #[serde(default)]
+    pub max_steps: Option<u64>,
+    /// Steps between checkpoints (one is also written at every epoch end and at the end).
+    #[serde(default = "default_ckpt_every")]
+    pub checkpoint_every: u64,
+    /// Checkpoints kept besides the best one.
+    #[serde(default = "default_keep")]
+    pub keep_last: usize,
+    /// Test images scored at each epoch end (all when absent).
+    #[serde(default)]
+    pub eval_limit: Option<usize>,
+    /// Images in the per-epoch sample grid (0 = none).
+    #[serde(default = "default_samples")]
+    pub sample_count: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn one() -> usize {
+    1
+}
+fn default_ckpt_every() -> u64 {
+    500
+}
+fn default_keep() -> usize {
+    3
+}
+fn default_samples() -> usize {
+    16
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// Adam learning rate.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// Multiplicative learning-rate decay per step (1.0 = constant; PixelCNN++ uses 0.999995).
+    #[serde(default = "default_decay")]
+    pub lr_decay: f64,
+    /// Linear warm-up steps.
+    #[serde(default)]
+    pub warmup_steps: u64,
+    /// Clip the global gradient norm to this value.
+    #[serde(default)]
+    pub grad_clip: Option<f32>,
+}
+
+fn default_lr() -> f64 {
+    1e-3
+}
+fn default_decay() -> f64 {
+    1.0
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            lr: default_lr(),
+            lr_decay: default_decay(),
+            warmup_steps: 0,
+            grad_clip: None,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// Learning rate used for optimizer step `step` (0-based).
+    pub fn lr_at(&self, step: u64) -> f64 {
+        let warm = if self.warmup_steps > 0 && step < self.warmup_steps {
+            (step + 1) as f64 / self.warmup_steps as f64
+        } else {
+            1.0
+        };
+        self.lr * warm * self.lr_decay.powf(step as f64)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataFormat {
+    /// MNIST-style IDX files (`train-images-idx3-ubyte[.gz]`, ..., `t10k-...`).
+    Idx,
+    /// CIFAR-10 binary batches.
+    Cifar10,
+    /// `path/train/<class>/*` and `path/test/<class>/*`.
+    Folder,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub format: DataFormat,
+    pub path: PathBuf,
+    /// `.npy` conditioning vectors for vector/spatial conditioning, one row per image.
+    #[serde(default)]
+    pub train_vectors: Option<PathBuf>,
+    #[serde(default)]
+    pub test_vectors: Option<PathBuf>,
+    /// Use only the first N training images.
+    #[serde(default)]
+    pub train_limit: Option<usize>,
+}
+
+/// A config problem, naming the file and key.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+impl TrainConfig {
+    pub fn from_yaml(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let err = |problem: String| ConfigError {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let cfg: TrainConfig = serde_yaml_ng::from_str(text).map_err(|e| err(e.to_string()))?;
+        cfg.model
+            .validate()
+            .map_err(|e| err(format!("model: {e}")))?;
+        if cfg.batch_size == 0 {
+            return Err(err("batch_size: must be positive".into()));
+        }
+        if cfg.epochs == 0 {
+            return Err(err("epochs: must be positive".into()));
+        }
+        if cfg.checkpoint_every == 0 {
+            return Err(err("checkpoint_every: must be positive".into()));
+        }
+        if !(cfg.optimizer.lr > 0.0 && cfg.optimizer.lr.is_finite()) {
+            return Err(err(format!(
+                "optimizer.lr: must be a positive number, got {}",
+                cfg.optimizer.lr
+            )));
+        }
+        if !(cfg.optimizer.lr_decay > 0.0 && cfg.optimizer.lr_decay <= 1.0) {
+            return Err(err(format!(
+                "optimizer.lr_decay: must be in (0, 1], got {}",
+                cfg.optimizer.lr_decay
+            )));
+        }
+        if let Some(c) = cfg.optimizer.grad_clip {
+            if !(c > 0.0) {
+                return Err(err(format!(
+                    "optimizer.grad_clip: must be positive, got {c}"
+                )));
+            }
+        }
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
+        Self::from_yaml(path, &text)
+    }
+
+    /// Loads and checks the train or test split.
+    pub fn load_split(&self, train: bool) -> Result<Dataset, data::DataError> {
+        let d = &self.data;
+        let s = &self.model;
+        let mut ds = match d.format {
+            DataFormat::Idx => idx::load_split(&d.path, if train { "train" } else { "t10k" })?,
+            DataFormat::Cifar10 => cifar::load_split(&d.path, train)?,
+            DataFormat::Folder => folder::load(
+                &d.path.join(if train { "train" } else { "test" }),
+                s.channels,
+                s.height,
+                s.width,
+            )?,
+        };
+        if let Some(v) = if train {
+            &d.train_vectors
+        } else {
+            &d.test_vectors
+        } {
+            ds.attach_vectors(v)?;
+        }
+        if train {
+            if let Some(n) = d.train_limit {
+                ds.truncate(n);
+            }
+        }
+        ds.check_against(s)?;
+        Ok(ds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "
+model: {arch: gated, channels: 1, height: 28, width: 28, layers: 2, hidden: 8}
+data: {format: idx, path: data/mnist}
+batch_size: 4
+";
+
+    #[test]
+    fn parses_defaults() {
+        let c = TrainConfig::from_yaml(Path::new("c.yaml"), GOOD).unwrap();
+        assert_eq!(c.epochs, 1);
+        assert_eq!(c.optimizer.lr, 1e-3);
+        assert_eq!(c.model.kernel, 3);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &format!("{GOOD}learning_rate: 3\n"))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("c.yaml") && e.to_string().contains("learning_rate"),
+            "{e}"
+        );
+        let e = TrainConfig::from_yaml(
+            Path::new("c.yaml"),
+            &GOOD.replace("hidden: 8", "hidden: 8, dropout: 1"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("dropout"), "{e}");
+        let e = TrainConfig::from_yaml(
+            Path::new("c.yaml"),
+            &GOOD.replace("batch_size: 4", "batch_size: 0"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("batch_size"), "{e}");
+        let e = TrainConfig::from_yaml(
+            Path::new("c.yaml"),
+            &GOOD.replace("layers: 2", "layers: 2, kernel: 4"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("kernel"), "{e}");
+        let e = TrainConfig::from_yaml(
+            Path::new("c.yaml"),
+            &format!("{GOOD}optimizer: {{lr: -1}}\n"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("optimizer.lr"), "{e}");
+        let e = TrainConfig::from_yaml(
+            Path::new("c.yaml"),
+            &GOOD.replace("format: idx", "format: tiff"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("tiff"), "{e}");
+    }
+
+    #[test]
+    fn lr_schedule() {
+        let o = OptimizerConfig {
+            lr: 1.0,
+            lr_decay: 0.5,
+            warmup_steps: 2,
+            grad_clip: None,
+        };
+        assert_eq!(o.lr_at(0), 0.5);
+        assert_eq!(o.lr_at(2), 0.25);
+    }
+}

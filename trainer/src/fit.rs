@@ -1,0 +1,399 @@
+//! The training loop: Adam on the mean bits/dim of each batch, checkpoints written
+//! atomically, exact resume, metrics, per-epoch test score, sample grid and curves.
+//!
+//! Determinism: weights are initialised from `seed`; the order of epoch e is a
+//! permutation drawn from `seed` and e alone. A checkpoint stores the weights, Adam's
+//! moments, the step, the epoch and the position inside it, which together are the whole
+//! random state: `--resume` continues with exactly the losses of an uninterrupted run.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::ElementConversion;
+use indicatif::{ProgressBar, ProgressStyle};
+use pixelcnn_models::checkpoint::{self, CHECKPOINTS};
+use pixelcnn_models::{nll_nats, Condition, Conditioning, PixelModel};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{condition, make_batch};
+use crate::config::TrainConfig;
+use crate::data::Dataset;
+use crate::eval::{evaluate, EvalResult};
+use crate::plot::plot_curves;
+use crate::sample::sample_naive;
+
+pub const STATE_FILE: &str = "state.json";
+pub const OPTIM_FILE: &str = "optim.bin";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const EPOCHS_FILE: &str = "epochs.jsonl";
+
+/// Where training stands; stored in every checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainState {
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// Current epoch (0-based) and batches of it already consumed.
+    pub epoch: usize,
+    pub batch_in_epoch: usize,
+    pub seed: u64,
+    pub best_test_bpd: Option<f64>,
+    pub best_step: Option<u64>,
+    /// Training seconds so far (all sessions).
+    pub train_seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    pub out: PathBuf,
+    pub resume: bool,
+    /// Show a progress bar (off in tests).
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FitSummary {
+    pub steps: u64,
+    pub epochs_completed: usize,
+    pub losses: Vec<f64>,
+    pub last_test: Option<EvalResult>,
+    pub checkpoint: PathBuf,
+    pub train_seconds: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StepMetrics {
+    step: u64,
+    epoch: usize,
+    train_bits_per_dim: f64,
+    lr: f64,
+    images_per_s: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EpochMetrics {
+    epoch: usize,
+    step: u64,
+    test_bits_per_dim: f64,
+    test_images: usize,
+    sample_grid: Option<String>,
+}
+
+/// Order of the training items in epoch `epoch`.
+pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Trains per `cfg` into `opts.out` (a run directory).
+pub fn fit<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    opts: &FitOptions,
+    device: &B::Device,
+) -> anyhow::Result<FitSummary> {
+    let spec = &cfg.model;
+    let train = cfg.load_split(true).context("loading the training split")?;
+    let test = cfg.load_split(false).context("loading the test split")?;
+    anyhow::ensure!(
+        !train.is_empty(),
+        "{}: no training images",
+        train.source.display()
+    );
+    let out = &opts.out;
+    fs::create_dir_all(out).with_context(|| format!("creating run directory {}", out.display()))?;
+    let cfg_text = serde_yaml_ng::to_string(cfg)?;
+    fs::write(out.join("config.yaml"), cfg_text)
+        .with_context(|| format!("writing {}", out.join("config.yaml").display()))?;
+
+    let mut optim = AdamConfig::new()
+        .with_grad_clipping(
+            cfg.optimizer
+                .grad_clip
+                .map(burn::grad_clipping::GradientClippingConfig::Norm),
+        )
+        .init::<B, PixelModel<B>>();
+    let (mut model, mut state) = if opts.resume {
+        let ckpt = checkpoint::latest(out)?;
+        let stored = checkpoint::read_spec(&ckpt)?;
+        anyhow::ensure!(
+            &stored == spec,
+            "{}: --resume with a config whose model differs from the checkpoint's\n checkpoint: {}\n config:     {}",
+            ckpt.display(),
+            stored.to_json(),
+            spec.to_json()
+        );
+        let model = checkpoint::load_model::<B>(&ckpt, device)?;
+        let obytes = checkpoint::read_file(&ckpt, OPTIM_FILE)?;
+        let orec = checkpoint::record_from_bytes::<B, _>(obytes, device)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ckpt.join(OPTIM_FILE).display()))?;
+        optim = optim.load_record(orec);
+        let sbytes = checkpoint::read_file(&ckpt, STATE_FILE)?;
+        let state: TrainState = serde_json::from_slice(&sbytes)
+            .with_context(|| format!("{}", ckpt.join(STATE_FILE).display()))?;
+        truncate_metrics(out, state.step)?;
+        (model, state)
+    } else {
+        if checkpoint::latest(out).is_ok() {
+            bail!(
+                "{} already holds checkpoints: pass --resume to continue, or choose another --out",
+                out.display()
+            );
+        }
+        let _ = fs::remove_file(out.join(METRICS_FILE));
+        let _ = fs::remove_file(out.join(EPOCHS_FILE));
+        let state = TrainState {
+            step: 0,
+            epoch: 0,
+            batch_in_epoch: 0,
+            seed: cfg.seed,
+            best_test_bpd: None,
+            best_step: None,
+            train_seconds: 0.0,
+        };
+        (PixelModel::<B>::new(spec, cfg.seed, device), state)
+    };
+
+    let batches_per_epoch = train.len().div_ceil(cfg.batch_size);
+    let max_steps = cfg.max_steps.unwrap_or(u64::MAX);
+    let total_steps = (cfg.epochs as u64 * batches_per_epoch as u64).min(max_steps);
+    let bar = if opts.progress {
+        let b = ProgressBar::new(total_steps);
+        b.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
+        b.set_position(state.step.min(total_steps));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut metrics = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.join(METRICS_FILE))?;
+    let mut losses = Vec::new();
+    let mut last_test = None;
+    let mut last_ckpt = None;
+    let dims = spec.dims() as f64 * std::f64::consts::LN_2;
+
+    while state.epoch < cfg.epochs && state.step < max_steps {
+        let order = epoch_order(cfg.seed, state.epoch, train.len());
+        while state.batch_in_epoch < batches_per_epoch && state.step < max_steps {
+            let t0 = Instant::now();
+            let lo = state.batch_in_epoch * cfg.batch_size;
+            let idx = &order[lo..(lo + cfg.batch_size).min(train.len())];
+            let batch = make_batch::<B>(spec, &train, idx, device);
+            let logits = model.forward(batch.images, &batch.cond);
+            let loss = nll_nats(logits, batch.targets).mean().div_scalar(dims);
+            let value: f64 = loss.clone().into_scalar().elem::<f64>();
+            if !value.is_finite() {
+                let last = checkpoint::latest(out)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "none yet".into());
+                bail!("training diverged: loss is {value} at step {} (epoch {}); the last good checkpoint is {last}", state.step, state.epoch);
+            }
+            let lr = cfg.optimizer.lr_at(state.step);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            state.step += 1;
+            state.batch_in_epoch += 1;
+            let secs = t0.elapsed().as_secs_f64();
+            state.train_seconds += secs;
+            losses.push(value);
+            let m = StepMetrics {
+                step: state.step,
+                epoch: state.epoch,
+                train_bits_per_dim: value,
+                lr,
+                images_per_s: idx.len() as f64 / secs,
+            };
+            writeln!(metrics, "{}", serde_json::to_string(&m)?)?;
+            bar.set_position(state.step);
+            bar.set_message(format!(
+                "train {value:.4} bits/dim  {:.1} img/s",
+                m.images_per_s
+            ));
+            if state.step % cfg.checkpoint_every == 0 {
+                metrics.flush()?;
+                save(out, &model, &optim, &state, cfg.keep_last)?;
+            }
+        }
+        let epoch_done = state.batch_in_epoch >= batches_per_epoch;
+        // epoch end (or the end of training): score, sample, plot, checkpoint
+        let valid = model.valid();
+        let inner = device.clone();
+        let result = evaluate(
+            &valid,
+            &test,
+            cfg.eval_limit,
+            cfg.batch_size.max(16),
+            &inner,
+        );
+        let grid = if cfg.sample_count > 0 {
+            let path = out.join(format!("samples-epoch-{:03}.png", state.epoch + 1));
+            write_samples(&valid, &test, cfg.sample_count, cfg.seed, &path, &inner)?;
+            Some(path.display().to_string())
+        } else {
+            None
+        };
+        if state.best_test_bpd.is_none_or(|b| result.bits_per_dim < b) {
+            state.best_test_bpd = Some(result.bits_per_dim);
+            state.best_step = Some(state.step);
+        }
+        let e = EpochMetrics {
+            epoch: state.epoch + 1,
+            step: state.step,
+            test_bits_per_dim: result.bits_per_dim,
+            test_images: result.images,
+            sample_grid: grid,
+        };
+        let mut ef = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out.join(EPOCHS_FILE))?;
+        writeln!(ef, "{}", serde_json::to_string(&e)?)?;
+        bar.println(format!(
+            "epoch {} step {}: test {:.4} bits/dim ({} images)",
+            e.epoch, e.step, result.bits_per_dim, result.images
+        ));
+        last_test = Some(result);
+        if epoch_done {
+            state.epoch += 1;
+            state.batch_in_epoch = 0;
+        }
+        metrics.flush()?;
+        last_ckpt = Some(save(out, &model, &optim, &state, cfg.keep_last)?);
+        plot_run(out)?;
+    }
+    bar.finish_and_clear();
+    let checkpoint = match last_ckpt {
+        Some(c) => c,
+        None => checkpoint::latest(out)?,
+    };
+    Ok(FitSummary {
+        steps: state.step,
+        epochs_completed: state.epoch,
+        losses,
+        last_test,
+        checkpoint,
+        train_seconds: state.train_seconds,
+    })
+}
+
+fn save<B: AutodiffBackend, O: Optimizer<PixelModel<B>, B>>(
+    out: &Path,
+    model: &PixelModel<B>,
+    optim: &O,
+    state: &TrainState,
+    keep_last: usize,
+) -> anyhow::Result<PathBuf> {
+    let mut files = checkpoint::model_files(model);
+    files.push((
+        OPTIM_FILE,
+        checkpoint::record_bytes::<B, _>(optim.to_record()),
+    ));
+    files.push((STATE_FILE, serde_json::to_vec_pretty(state)?));
+    let dir = checkpoint::write_atomic(
+        &out.join(CHECKPOINTS),
+        &checkpoint::step_name(state.step),
+        &files,
+    )?;
+    // retention: the newest `keep_last` and the best
+    let all = checkpoint::list(out)?;
+    let cut = all.len().saturating_sub(keep_last.max(1));
+    for (step, path) in &all[..cut] {
+        if Some(*step) != state.best_step {
+            fs::remove_dir_all(path)
+                .with_context(|| format!("removing old checkpoint {}", path.display()))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Drops metric lines newer than a resumed checkpoint, so they are not counted twice.
+fn truncate_metrics(out: &Path, step: u64) -> anyhow::Result<()> {
+    let path = out.join(METRICS_FILE);
+    if let Ok(text) = fs::read_to_string(&path) {
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<StepMetrics>(l)
+                    .map(|m| m.step <= step)
+                    .unwrap_or(false)
+            })
+            .collect();
+        let mut body = kept.join("\n");
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        fs::write(&path, body)?;
+    }
+    Ok(())
+}
+
+fn write_samples<B: burn::tensor::backend::Backend>(
+    model: &PixelModel<B>,
+    test: &Dataset,
+    n: usize,
+    seed: u64,
+    path: &Path,
+    device: &B::Device,
+) -> anyhow::Result<()> {
+    let spec = &model.spec;
+    // class models: cycle through the classes; vector models: the test set's vectors;
+    // the auto-encoder: reconstructions of test images through their encodings.
+    let idx: Vec<usize> = (0..n).map(|k| k % test.len()).collect();
+    let cond = match (&spec.conditioning, &model.encoder) {
+        (_, Some(_)) => {
+            let b = make_batch::<B>(spec, test, &idx, device);
+            Condition::Vector(model.encode(b.images).expect("auto-encoder"))
+        }
+        (Conditioning::Class { classes }, _) => {
+            let labels: Vec<i64> = (0..n).map(|k| (k % classes) as i64).collect();
+            Condition::Class(burn::tensor::Tensor::from_data(
+                burn::tensor::TensorData::new(labels, [n]),
+                device,
+            ))
+        }
+        _ => condition(spec, test, &idx, device),
+    };
+    let images = sample_naive(model, n, &cond, seed, 1.0, device);
+    let cols = (n as f64).sqrt().ceil() as usize;
+    pixelcnn_runtime::grid::write_grid(
+        path,
+        &images,
+        n,
+        spec.channels,
+        spec.height,
+        spec.width,
+        cols,
+    )
+}
+
+/// Re-draws `training-curves.png` from the run's metric files.
+pub fn plot_run(out: &Path) -> anyhow::Result<()> {
+    let read = |f: &str| fs::read_to_string(out.join(f)).unwrap_or_default();
+    let train: Vec<(u64, f64)> = read(METRICS_FILE)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<StepMetrics>(l).ok())
+        .map(|m| (m.step, m.train_bits_per_dim))
+        .collect();
+    let test: Vec<(u64, f64)> = read(EPOCHS_FILE)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<EpochMetrics>(l).ok())
+        .map(|m| (m.step, m.test_bits_per_dim))
+        .collect();
+    plot_curves(&out.join("training-curves.png"), &train, &test)
+}

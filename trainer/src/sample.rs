@@ -1,0 +1,59 @@
+//! Plain full-network sampling in burn: one forward per sub-pixel (C*H*W per image).
+//! Slow by design; it is the reference the cached ONNX sampler is checked against, and
+//! draws values with the runtime's documented RNG so both give the same images.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use pixelcnn_models::{Condition, PixelModel, LEVELS};
+use pixelcnn_runtime::rng::{image_seed, sample_logits, SplitMix64};
+
+use crate::batch::image_tensors;
+
+/// Samples `n` images `[n, C, H, W]` with `cond` (batched to `n`), seed and temperature.
+pub fn sample_naive<B: Backend>(
+    model: &PixelModel<B>,
+    n: usize,
+    cond: &Condition<B>,
+    seed: u64,
+    temperature: f64,
+    device: &B::Device,
+) -> Vec<u8> {
+    let s = &model.spec;
+    let (c, h, w) = (s.channels, s.height, s.width);
+    let mut images = vec![0u8; n * c * h * w];
+    let mut rngs: Vec<SplitMix64> = (0..n)
+        .map(|b| SplitMix64::new(image_seed(seed, b)))
+        .collect();
+    for i in 0..h {
+        for j in 0..w {
+            for ch in 0..c {
+                let (x, _) = image_tensors::<B>(&images, n, s, device);
+                let logits = model.forward(x, cond);
+                // [n, C, H, W, 256] -> the 256 logits of (ch, i, j) for every image
+                let sel = logits
+                    .narrow(1, ch, 1)
+                    .narrow(2, i, 1)
+                    .narrow(3, j, 1)
+                    .reshape([n, LEVELS]);
+                let vals: Vec<f32> = sel.into_data().convert::<f32>().to_vec().expect("f32");
+                for b in 0..n {
+                    let v = sample_logits(
+                        &vals[b * LEVELS..(b + 1) * LEVELS],
+                        temperature,
+                        &mut rngs[b],
+                    );
+                    images[((b * c + ch) * h + i) * w + j] = v;
+                }
+            }
+        }
+    }
+    images
+}
+
+/// Class labels `[n]` as a condition.
+pub fn class_condition<B: Backend>(label: usize, n: usize, device: &B::Device) -> Condition<B> {
+    Condition::Class(Tensor::<B, 1, Int>::from_data(
+        TensorData::new(vec![label as i64; n], [n]),
+        device,
+    ))
+}
