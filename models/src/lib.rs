@@ -11,6 +11,7 @@ pub mod backend;
 pub mod baseline;
 pub mod checkpoint;
 pub mod conditioning;
+pub mod contract;
 pub mod conv;
 pub mod gated;
 pub mod head;

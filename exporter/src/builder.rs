@@ -1,0 +1,224 @@
+//! A small ONNX graph builder over `onnx-protobuf`: named inputs/outputs, f32/i64
+//! initialisers, nodes with attributes, unique value names. Standard domain only.
+
+use onnx_protobuf::{
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
+    ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto,
+};
+
+use pixelcnn_models::contract::{DimSpec, GraphContract, TensorSpec};
+
+/// A dimension of a graph input/output: fixed or a named symbol (e.g. the batch).
+#[derive(Debug, Clone)]
+pub enum Dim {
+    Fixed(usize),
+    Sym(&'static str),
+}
+
+/// Element types used in these graphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    F32,
+    I64,
+    U8,
+}
+
+impl Elem {
+    fn onnx(self) -> i32 {
+        match self {
+            Elem::F32 => DataType::FLOAT as i32,
+            Elem::I64 => DataType::INT64 as i32,
+            Elem::U8 => DataType::UINT8 as i32,
+        }
+    }
+    /// Name used in contracts and docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Elem::F32 => "float32",
+            Elem::I64 => "int64",
+            Elem::U8 => "uint8",
+        }
+    }
+}
+
+/// An attribute value.
+pub enum Attr {
+    Int(i64),
+    Ints(Vec<i64>),
+    Float(f32),
+}
+
+#[derive(Default)]
+pub struct GraphBuilder {
+    graph: GraphProto,
+    counter: usize,
+    /// The interface as declared, for the contract.
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+}
+
+fn tensor_spec(name: &str, elem: Elem, dims: &[Dim]) -> TensorSpec {
+    TensorSpec {
+        name: name.to_string(),
+        dtype: elem.name().to_string(),
+        shape: dims
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => DimSpec::Fixed(*n),
+                Dim::Sym(s) => DimSpec::Named(s.to_string()),
+            })
+            .collect(),
+    }
+}
+
+fn value_info(name: &str, elem: Elem, dims: &[Dim]) -> ValueInfoProto {
+    let mut shape = TensorShapeProto::new();
+    for d in dims {
+        let mut dim = tensor_shape_proto::Dimension::new();
+        dim.value = Some(match d {
+            Dim::Fixed(n) => tensor_shape_proto::dimension::Value::DimValue(*n as i64),
+            Dim::Sym(s) => tensor_shape_proto::dimension::Value::DimParam(s.to_string()),
+        });
+        shape.dim.push(dim);
+    }
+    let mut tt = type_proto::Tensor::new();
+    tt.elem_type = elem.onnx();
+    tt.shape = Some(shape).into();
+    let mut tp = TypeProto::new();
+    tp.value = Some(type_proto::Value::TensorType(tt));
+    let mut vi = ValueInfoProto::new();
+    vi.name = name.to_string();
+    vi.type_ = Some(tp).into();
+    vi
+}
+
+impl GraphBuilder {
+    pub fn new(name: &str) -> Self {
+        let mut b = Self::default();
+        b.graph.name = name.to_string();
+        b
+    }
+
+    pub fn input(&mut self, name: &str, elem: Elem, dims: &[Dim]) -> String {
+        self.graph.input.push(value_info(name, elem, dims));
+        self.inputs.push(tensor_spec(name, elem, dims));
+        name.to_string()
+    }
+
+    /// Declares graph output `name` and makes `value` flow into it (via Identity when the
+    /// names differ).
+    pub fn output(&mut self, name: &str, value: &str, elem: Elem, dims: &[Dim]) {
+        if value != name {
+            self.node_named("Identity", &[value], name, vec![]);
+        }
+        self.graph.output.push(value_info(name, elem, dims));
+        self.outputs.push(tensor_spec(name, elem, dims));
+    }
+
+    fn fresh(&mut self, hint: &str) -> String {
+        self.counter += 1;
+        format!("{hint}_{}", self.counter)
+    }
+
+    /// An f32 initialiser.
+    pub fn weight(&mut self, hint: &str, dims: &[usize], data: Vec<f32>) -> String {
+        assert_eq!(dims.iter().product::<usize>(), data.len(), "initialiser {hint}: shape and data disagree");
+        let name = self.fresh(hint);
+        let mut t = TensorProto::new();
+        t.name = name.clone();
+        t.data_type = DataType::FLOAT as i32;
+        t.dims = dims.iter().map(|&d| d as i64).collect();
+        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.graph.initializer.push(t);
+        name
+    }
+
+    /// An i64 initialiser (shapes, axes, indices).
+    pub fn ints(&mut self, hint: &str, data: &[i64]) -> String {
+        let name = self.fresh(hint);
+        let mut t = TensorProto::new();
+        t.name = name.clone();
+        t.data_type = DataType::INT64 as i32;
+        t.dims = vec![data.len() as i64];
+        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.graph.initializer.push(t);
+        name
+    }
+
+    /// A scalar f32 constant.
+    pub fn scalar(&mut self, hint: &str, v: f32) -> String {
+        let name = self.fresh(hint);
+        let mut t = TensorProto::new();
+        t.name = name.clone();
+        t.data_type = DataType::FLOAT as i32;
+        t.raw_data = v.to_le_bytes().to_vec();
+        self.graph.initializer.push(t);
+        name
+    }
+
+    /// Adds a node with one output; returns the output's name.
+    pub fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<(&str, Attr)>) -> String {
+        let out = self.fresh(&op.to_lowercase());
+        self.node_named(op, inputs, &out, attrs);
+        out
+    }
+
+    /// Adds a node whose single output has a given name.
+    pub fn node_named(&mut self, op: &str, inputs: &[&str], output: &str, attrs: Vec<(&str, Attr)>) {
+        let mut n = NodeProto::new();
+        n.op_type = op.to_string();
+        n.name = format!("{op}_{}", self.graph.node.len());
+        n.input = inputs.iter().map(|s| s.to_string()).collect();
+        n.output = vec![output.to_string()];
+        for (name, a) in attrs {
+            let mut ap = AttributeProto::new();
+            ap.name = name.to_string();
+            match a {
+                Attr::Int(i) => {
+                    ap.type_ = AttributeType::INT.into();
+                    ap.i = i;
+                }
+                Attr::Ints(v) => {
+                    ap.type_ = AttributeType::INTS.into();
+                    ap.ints = v;
+                }
+                Attr::Float(f) => {
+                    ap.type_ = AttributeType::FLOAT.into();
+                    ap.f = f;
+                }
+            }
+            n.attribute.push(ap);
+        }
+        self.graph.node.push(n);
+    }
+
+    /// Wraps the graph into a model with an opset, metadata and documentation.
+    pub fn contract(&self, file: &str) -> GraphContract {
+        GraphContract {
+            file: file.to_string(),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+
+    pub fn finish(self, opset: i64, doc: &str, metadata: &[(&str, String)]) -> ModelProto {
+        let mut m = ModelProto::new();
+        m.ir_version = 8; // ONNX 1.10+: understood by every runtime this project targets
+        let mut op = OperatorSetIdProto::new();
+        op.domain = String::new();
+        op.version = opset;
+        m.opset_import.push(op);
+        m.producer_name = "pixelcnn-deploy".into();
+        m.producer_version = env!("CARGO_PKG_VERSION").into();
+        m.doc_string = doc.to_string();
+        for (k, v) in metadata {
+            let mut e = StringStringEntryProto::new();
+            e.key = k.to_string();
+            e.value = v.clone();
+            m.metadata_props.push(e);
+        }
+        m.graph = Some(self.graph).into();
+        m
+    }
+}

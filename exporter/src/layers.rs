@@ -1,0 +1,171 @@
+//! One emitter per layer kind: each writes the ONNX nodes of one burn module, reading its
+//! weights with masks applied. A new layer kind is one new function here.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+use pixelcnn_models::conditioning::{CondProjection, SpatialMap, UP_KERNEL, UP_PAD, UP_STRIDE};
+use pixelcnn_models::conv::Conv;
+use pixelcnn_models::head::Head;
+use pixelcnn_models::autoencoder::Encoder;
+use pixelcnn_models::model::NORM_SCALE;
+
+use crate::builder::{Attr, GraphBuilder};
+
+/// A burn tensor's shape and values.
+pub fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> (Vec<usize>, Vec<f32>) {
+    let dims = t.dims().to_vec();
+    let v = t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 weights");
+    (dims, v)
+}
+
+/// Conditioning as graph values, ready for the per-layer projections.
+#[derive(Debug, Clone)]
+pub enum CondValue {
+    None,
+    /// int64 labels `[N]`.
+    Class(String),
+    /// float `[N, D]`.
+    Dense(String),
+    /// float `[N, map_channels, H, W]` (or one row / one pixel of it in step graphs).
+    Map(String),
+}
+
+/// `x / 127.5 - 1` of a uint8 tensor.
+pub fn normalize(g: &mut GraphBuilder, image_u8: &str) -> String {
+    let f = g.node("Cast", &[image_u8], vec![("to", Attr::Int(1))]);
+    let s = g.scalar("scale", NORM_SCALE);
+    let one = g.scalar("one", 1.0);
+    let d = g.node("Div", &[&f, &s], vec![]);
+    g.node("Sub", &[&d, &one], vec![])
+}
+
+/// Conv with the module's own padding and stride. `pads_override` replaces the
+/// padding (step graphs pad through their state instead).
+pub fn conv<B: Backend>(g: &mut GraphBuilder, c: &Conv<B>, x: &str, pads_override: Option<[usize; 4]>) -> String {
+    let (dims, w) = values(c.effective_weight());
+    let wn = g.weight("W", &dims, w);
+    let mut inputs = vec![x.to_string(), wn];
+    if let Some(b) = &c.bias {
+        let (bd, bv) = values(b.val());
+        inputs.push(g.weight("B", &bd, bv));
+    }
+    let [t, l, bo, r] = pads_override.unwrap_or(c.pads);
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    g.node(
+        "Conv",
+        &refs,
+        vec![
+            ("kernel_shape", Attr::Ints(vec![dims[2] as i64, dims[3] as i64])),
+            ("pads", Attr::Ints(vec![t as i64, l as i64, bo as i64, r as i64])),
+            ("strides", Attr::Ints(vec![c.stride as i64; 2])),
+        ],
+    )
+}
+
+/// `tanh(x[:, :p]) * sigmoid(x[:, p:])` along `axis`.
+pub fn gate(g: &mut GraphBuilder, x: &str, p: usize, axis: i64) -> String {
+    let f = slice(g, x, axis, 0, p as i64);
+    let s = slice(g, x, axis, p as i64, 2 * p as i64);
+    let t = g.node("Tanh", &[&f], vec![]);
+    let s = g.node("Sigmoid", &[&s], vec![]);
+    g.node("Mul", &[&t, &s], vec![])
+}
+
+pub fn slice(g: &mut GraphBuilder, x: &str, axis: i64, start: i64, end: i64) -> String {
+    let st = g.ints("starts", &[start]);
+    let en = g.ints("ends", &[end]);
+    let ax = g.ints("axes", &[axis]);
+    g.node("Slice", &[x, &st, &en, &ax], vec![])
+}
+
+pub fn unsqueeze(g: &mut GraphBuilder, x: &str, axes: &[i64]) -> String {
+    let a = g.ints("axes", axes);
+    g.node("Unsqueeze", &[x, &a], vec![])
+}
+
+/// Shifts `[N, C, H, W]` down one row (zeros enter at the top).
+pub fn shift_down(g: &mut GraphBuilder, x: &str, height: usize) -> String {
+    let pads = g.ints("pads", &[0, 0, 1, 0, 0, 0, 0, 0]);
+    let p = g.node("Pad", &[x, &pads], vec![]);
+    slice(g, &p, 2, 0, height as i64)
+}
+
+/// V^T h as a `[N, out]` tensor for dense conditioning (class or vector).
+pub fn cond_dense<B: Backend>(g: &mut GraphBuilder, proj: &CondProjection<B>, cond: &CondValue) -> String {
+    let w = proj.dense.as_ref().expect("dense projection");
+    let (dims, v) = values(w.val());
+    let wn = g.weight("V", &dims, v);
+    match cond {
+        // one-hot h times V is V's row for the label
+        CondValue::Class(label) => g.node("Gather", &[&wn, label], vec![("axis", Attr::Int(0))]),
+        CondValue::Dense(h) => g.node("MatMul", &[h, &wn], vec![]),
+        _ => panic!("dense projection needs labels or vectors"),
+    }
+}
+
+/// V^T h shaped to add to a `[N, out, H, W]` pre-activation.
+pub fn cond_term<B: Backend>(g: &mut GraphBuilder, proj: &CondProjection<B>, cond: &CondValue) -> String {
+    match cond {
+        CondValue::Map(s) => conv(g, proj.map.as_ref().expect("map projection"), s, None),
+        _ => {
+            let d = cond_dense(g, proj, cond);
+            unsqueeze(g, &d, &[2, 3])
+        }
+    }
+}
+
+/// m(h): `[N, D]` -> `[N, map_channels, H, W]`.
+pub fn spatial_map<B: Backend>(g: &mut GraphBuilder, m: &SpatialMap<B>, h: &str) -> String {
+    let (ld, lw) = values(m.linear_w.val());
+    let (bd, bv) = values(m.linear_b.val());
+    let w = g.weight("map_W", &ld, lw);
+    let b = g.weight("map_B", &bd, bv);
+    let x = g.node("MatMul", &[h, &w], vec![]);
+    let x = g.node("Add", &[&x, &b], vec![]);
+    let [c, bh, bw] = m.base;
+    let shape = g.ints("shape", &[0, c as i64, bh as i64, bw as i64]);
+    let x = g.node("Reshape", &[&x, &shape], vec![]);
+    let mut x = g.node("Relu", &[&x], vec![]);
+    for (i, (wt, bt)) in [(&m.up1_w, &m.up1_b), (&m.up2_w, &m.up2_b)].into_iter().enumerate() {
+        let (wd, wv) = values(wt.val());
+        let (bd, bv) = values(bt.val());
+        let w = g.weight("up_W", &wd, wv);
+        let b = g.weight("up_B", &bd, bv);
+        x = g.node(
+            "ConvTranspose",
+            &[&x, &w, &b],
+            vec![
+                ("kernel_shape", Attr::Ints(vec![UP_KERNEL as i64; 2])),
+                ("strides", Attr::Ints(vec![UP_STRIDE as i64; 2])),
+                ("pads", Attr::Ints(vec![UP_PAD as i64; 4])),
+            ],
+        );
+        if i == 0 {
+            x = g.node("Relu", &[&x], vec![]);
+        }
+    }
+    x
+}
+
+/// The output head on `[N, p, ...]` features -> `[N, C*256, ...]` (1x1 convs).
+pub fn head<B: Backend>(g: &mut GraphBuilder, head: &Head<B>, h: &str) -> String {
+    let x = g.node("Relu", &[h], vec![]);
+    let x = conv(g, &head.hidden, &x, None);
+    let x = g.node("Relu", &[&x], vec![]);
+    conv(g, &head.out, &x, None)
+}
+
+/// The auto-encoder's encoder: normalised image -> `[N, m]`.
+pub fn encoder<B: Backend>(g: &mut GraphBuilder, enc: &Encoder<B>, x: &str) -> String {
+    let x = conv(g, &enc.conv1, x, None);
+    let x = g.node("Relu", &[&x], vec![]);
+    let x = conv(g, &enc.conv2, &x, None);
+    let x = g.node("Relu", &[&x], vec![]);
+    let x = g.node("Flatten", &[&x], vec![("axis", Attr::Int(1))]);
+    let (wd, wv) = values(enc.linear_w.val());
+    let (bd, bv) = values(enc.linear_b.val());
+    let w = g.weight("enc_W", &wd, wv);
+    let b = g.weight("enc_B", &bd, bv);
+    let x = g.node("MatMul", &[&x, &w], vec![]);
+    g.node("Add", &[&x, &b], vec![])
+}

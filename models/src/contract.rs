@@ -1,0 +1,81 @@
+//! The `pixelcnn.contract` metadata stored in every exported ONNX graph: which graph
+//! files exist, their input/output names, dtypes and shapes ("batch" marks the dynamic
+//! axis), and how the cached step graphs are driven. Written by the exporter, read by
+//! the runtime and by `scripts/*.py`; docs/onnx-interface.md describes it for people.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this contract's layout.
+pub const CONTRACT_FORMAT: u32 = 1;
+/// `metadata_props` key of the contract JSON.
+pub const CONTRACT_KEY: &str = "pixelcnn.contract";
+/// `metadata_props` key of the ModelSpec JSON.
+pub const SPEC_KEY: &str = "pixelcnn.spec";
+
+/// One dimension: a number, or the name of a dynamic axis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DimSpec {
+    Fixed(usize),
+    Named(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub name: String,
+    /// `uint8`, `int64` or `float32`.
+    pub dtype: String,
+    pub shape: Vec<DimSpec>,
+}
+
+impl TensorSpec {
+    /// The shape with the batch axis set to `batch`.
+    pub fn concrete_shape(&self, batch: usize) -> Vec<usize> {
+        self.shape
+            .iter()
+            .map(|d| match d {
+                DimSpec::Fixed(n) => *n,
+                DimSpec::Named(_) => batch,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphContract {
+    pub file: String,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contract {
+    pub format: u32,
+    /// `none`, `class`, `vector` or `spatial` (auto-encoder decoders: `vector`).
+    pub conditioning: String,
+    /// How uint8 values enter the network.
+    pub normalization: String,
+    /// Graphs by role: `model`, `encoder`, `step_row`, `step_pixel`.
+    pub graphs: BTreeMap<String, GraphContract>,
+    /// How to drive the step graphs (absent if none were exported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<String>,
+}
+
+impl Contract {
+    pub fn graph(&self, role: &str) -> Result<&GraphContract, String> {
+        self.graphs
+            .get(role)
+            .ok_or_else(|| format!("the export has no `{role}` graph (has: {:?})", self.graphs.keys().collect::<Vec<_>>()))
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let c: Contract = serde_json::from_str(text).map_err(|e| format!("{CONTRACT_KEY}: {e}"))?;
+        if c.format != CONTRACT_FORMAT {
+            return Err(format!("{CONTRACT_KEY}: format {} is not supported (expected {CONTRACT_FORMAT})", c.format));
+        }
+        Ok(c)
+    }
+}
