@@ -2,9 +2,9 @@
 //! initialisers, nodes with attributes, unique value names. Standard domain only.
 
 use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
-    ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto,
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 use pixelcnn_models::contract::{DimSpec, GraphContract, TensorSpec};
@@ -123,7 +123,11 @@ impl GraphBuilder {
 
     /// An f32 initialiser.
     pub fn weight(&mut self, hint: &str, dims: &[usize], data: Vec<f32>) -> String {
-        assert_eq!(dims.iter().product::<usize>(), data.len(), "initialiser {hint}: shape and data disagree");
+        assert_eq!(
+            dims.iter().product::<usize>(),
+            data.len(),
+            "initialiser {hint}: shape and data disagree"
+        );
         let name = self.fresh(hint);
         let mut t = TensorProto::new();
         t.name = name.clone();
@@ -165,7 +169,13 @@ impl GraphBuilder {
     }
 
     /// Adds a node whose single output has a given name.
-    pub fn node_named(&mut self, op: &str, inputs: &[&str], output: &str, attrs: Vec<(&str, Attr)>) {
+    pub fn node_named(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        output: &str,
+        attrs: Vec<(&str, Attr)>,
+    ) {
         let mut n = NodeProto::new();
         n.op_type = op.to_string();
         n.name = format!("{op}_{}", self.graph.node.len());

@@ -6,8 +6,8 @@
 //! [batch], the NLL of `image` itself in bits per sub-pixel.
 
 use burn::tensor::backend::Backend;
-use pixelcnn_models::gated::GatedPixelCnn;
 use pixelcnn_models::baseline::PixelCnn;
+use pixelcnn_models::gated::GatedPixelCnn;
 use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
 
 use crate::builder::{Attr, Dim, Elem, GraphBuilder};
@@ -19,14 +19,23 @@ pub const BATCH: &str = "batch";
 pub fn cond_inputs(g: &mut GraphBuilder, cond: &Conditioning) -> CondValue {
     match cond {
         Conditioning::None => CondValue::None,
-        Conditioning::Class { .. } => CondValue::Class(g.input("label", Elem::I64, &[Dim::Sym(BATCH)])),
+        Conditioning::Class { .. } => {
+            CondValue::Class(g.input("label", Elem::I64, &[Dim::Sym(BATCH)]))
+        }
         Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
             CondValue::Dense(g.input("cond", Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(*dim)]))
         }
     }
 }
 
-fn gated<B: Backend>(g: &mut GraphBuilder, net: &GatedPixelCnn<B>, x: &str, cond: &CondValue, p: usize, height: usize) -> String {
+fn gated<B: Backend>(
+    g: &mut GraphBuilder,
+    net: &GatedPixelCnn<B>,
+    x: &str,
+    cond: &CondValue,
+    p: usize,
+    height: usize,
+) -> String {
     let (mut v, mut h) = (x.to_string(), x.to_string());
     for layer in &net.layers {
         let mut v_pre = layers::conv(g, &layer.v_conv, &v, None);
@@ -53,23 +62,41 @@ fn gated<B: Backend>(g: &mut GraphBuilder, net: &GatedPixelCnn<B>, x: &str, cond
     layers::head(g, &net.head, &h)
 }
 
-fn baseline<B: Backend>(g: &mut GraphBuilder, net: &PixelCnn<B>, x: &str, cond: &CondValue) -> String {
+fn baseline<B: Backend>(
+    g: &mut GraphBuilder,
+    net: &PixelCnn<B>,
+    x: &str,
+    cond: &CondValue,
+) -> String {
     let mut h = x.to_string();
     for (l, layer) in net.layers.iter().enumerate() {
-        let input = if l == 0 { h.clone() } else { g.node("Relu", &[&h], vec![]) };
+        let input = if l == 0 {
+            h.clone()
+        } else {
+            g.node("Relu", &[&h], vec![])
+        };
         let mut y = layers::conv(g, &layer.conv, &input, None);
         if let Some(c) = &layer.cond {
             let t = layers::cond_term(g, c, cond);
             y = g.node("Add", &[&y, &t], vec![]);
         }
-        h = if l == 0 { y } else { g.node("Add", &[&h, &y], vec![]) };
+        h = if l == 0 {
+            y
+        } else {
+            g.node("Add", &[&h, &y], vec![])
+        };
     }
     layers::head(g, &net.head, &h)
 }
 
 /// The decoder's conditioning values: labels, vectors, spatial maps, or the encoder's
 /// bottleneck computed from `x`.
-pub fn decoder_cond<B: Backend>(g: &mut GraphBuilder, model: &PixelModel<B>, x: &str, given: CondValue) -> CondValue {
+pub fn decoder_cond<B: Backend>(
+    g: &mut GraphBuilder,
+    model: &PixelModel<B>,
+    x: &str,
+    given: CondValue,
+) -> CondValue {
     if let Some(enc) = &model.encoder {
         return CondValue::Dense(layers::encoder(g, enc, x));
     }
@@ -87,7 +114,11 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     let dims = [Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(h), Dim::Fixed(w)];
     let image = g.input("image", Elem::U8, &dims);
     // the auto-encoder takes only the image: its condition is its own encoding
-    let given = if model.encoder.is_some() { CondValue::None } else { cond_inputs(&mut g, &s.conditioning) };
+    let given = if model.encoder.is_some() {
+        CondValue::None
+    } else {
+        cond_inputs(&mut g, &s.conditioning)
+    };
     let x = layers::normalize(&mut g, &image);
     let cond = decoder_cond(&mut g, model, &x, given);
     let raw = match (&model.gated, &model.baseline) {
@@ -97,15 +128,30 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     };
     let shape = g.ints("shape", &[0, c as i64, LEVELS as i64, h as i64, w as i64]);
     let r = g.node("Reshape", &[&raw, &shape], vec![]);
-    let logits = g.node("Transpose", &[&r], vec![("perm", Attr::Ints(vec![0, 1, 3, 4, 2]))]);
+    let logits = g.node(
+        "Transpose",
+        &[&r],
+        vec![("perm", Attr::Ints(vec![0, 1, 3, 4, 2]))],
+    );
     // bits/dim of the input image under the model
     let logp = g.node("LogSoftmax", &[&logits], vec![("axis", Attr::Int(4))]);
     let idx = g.node("Cast", &[&image], vec![("to", Attr::Int(7))]);
     let idx = layers::unsqueeze(&mut g, &idx, &[4]);
-    let picked = g.node("GatherElements", &[&logp, &idx], vec![("axis", Attr::Int(4))]);
+    let picked = g.node(
+        "GatherElements",
+        &[&logp, &idx],
+        vec![("axis", Attr::Int(4))],
+    );
     let axes = g.ints("axes", &[1, 2, 3, 4]);
-    let total = g.node("ReduceSum", &[&picked, &axes], vec![("keepdims", Attr::Int(0))]);
-    let k = g.scalar("neg_inv_dims_ln2", (-1.0 / (s.dims() as f64 * std::f64::consts::LN_2)) as f32);
+    let total = g.node(
+        "ReduceSum",
+        &[&picked, &axes],
+        vec![("keepdims", Attr::Int(0))],
+    );
+    let k = g.scalar(
+        "neg_inv_dims_ln2",
+        (-1.0 / (s.dims() as f64 * std::f64::consts::LN_2)) as f32,
+    );
     let bpd = g.node("Mul", &[&total, &k], vec![]);
     let mut ldims = dims.to_vec();
     ldims.push(Dim::Fixed(LEVELS));
@@ -120,7 +166,16 @@ pub fn encoder_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> 
     let s = &model.spec;
     let m = s.encoder.as_ref().map(|e| e.bottleneck)?;
     let mut g = GraphBuilder::new("pixelcnn_encoder");
-    let image = g.input("image", Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(s.channels), Dim::Fixed(s.height), Dim::Fixed(s.width)]);
+    let image = g.input(
+        "image",
+        Elem::U8,
+        &[
+            Dim::Sym(BATCH),
+            Dim::Fixed(s.channels),
+            Dim::Fixed(s.height),
+            Dim::Fixed(s.width),
+        ],
+    );
     let x = layers::normalize(&mut g, &image);
     let h = layers::encoder(&mut g, enc, &x);
     g.output("cond", &h, Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(m)]);

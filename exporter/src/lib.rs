@@ -32,7 +32,11 @@ pub struct ExportReport {
 }
 
 /// Writes every graph of `model` into `out`.
-pub fn export<B: Backend>(model: &PixelModel<B>, out: &Path, opset: i64) -> anyhow::Result<ExportReport> {
+pub fn export<B: Backend>(
+    model: &PixelModel<B>,
+    out: &Path,
+    opset: i64,
+) -> anyhow::Result<ExportReport> {
     anyhow::ensure!(
         OPSETS.contains(&opset),
         "--opset {opset}: supported opsets are {}..={}",
@@ -40,7 +44,8 @@ pub fn export<B: Backend>(model: &PixelModel<B>, out: &Path, opset: i64) -> anyh
         OPSETS.end()
     );
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut graphs: Vec<(&str, &str, GraphBuilder)> = vec![("model", "model.onnx", full::model_graph(model))];
+    let mut graphs: Vec<(&str, &str, GraphBuilder)> =
+        vec![("model", "model.onnx", full::model_graph(model))];
     if let Some(g) = full::encoder_graph(model) {
         graphs.push(("encoder", "encoder.onnx", g));
     }
@@ -55,7 +60,10 @@ pub fn export<B: Backend>(model: &PixelModel<B>, out: &Path, opset: i64) -> anyh
         }
         .to_string(),
         normalization: "x = uint8 / 127.5 - 1".into(),
-        graphs: graphs.iter().map(|(role, file, g)| (role.to_string(), g.contract(file))).collect::<BTreeMap<_, _>>(),
+        graphs: graphs
+            .iter()
+            .map(|(role, file, g)| (role.to_string(), g.contract(file)))
+            .collect::<BTreeMap<_, _>>(),
         sampling: None,
     };
     let contract_json = serde_json::to_string(&contract)?;
@@ -70,7 +78,14 @@ pub fn export<B: Backend>(model: &PixelModel<B>, out: &Path, opset: i64) -> anyh
             "pixelcnn-deploy {role} graph for a {:?} PixelCNN ({}x{}x{}, conditioning {}). See pixelcnn.contract.",
             spec.arch, spec.channels, spec.height, spec.width, contract.conditioning
         );
-        let proto = g.finish(opset, &doc, &[(SPEC_KEY, spec.to_json()), (CONTRACT_KEY, contract_json.clone())]);
+        let proto = g.finish(
+            opset,
+            &doc,
+            &[
+                (SPEC_KEY, spec.to_json()),
+                (CONTRACT_KEY, contract_json.clone()),
+            ],
+        );
         if let Some(graph) = proto.graph.as_ref() {
             ops.extend(graph.node.iter().map(|n| n.op_type.clone()));
         }
@@ -83,6 +98,7 @@ pub fn export<B: Backend>(model: &PixelModel<B>, out: &Path, opset: i64) -> anyh
     }
     report.ops = ops.into_iter().collect();
     let readme = readme::render(spec, &contract, opset);
-    std::fs::write(out.join("README.md"), readme).with_context(|| format!("writing {}", out.join("README.md").display()))?;
+    std::fs::write(out.join("README.md"), readme)
+        .with_context(|| format!("writing {}", out.join("README.md").display()))?;
     Ok(report)
 }

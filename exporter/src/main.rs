@@ -6,7 +6,11 @@ use pixelcnn_models::backend::Cpu;
 use pixelcnn_models::checkpoint;
 
 #[derive(Parser, Debug)]
-#[command(name = "exporter", version, about = "Export a trained PixelCNN run as ONNX graphs")]
+#[command(
+    name = "exporter",
+    version,
+    about = "Export a trained PixelCNN run as ONNX graphs"
+)]
 struct Cli {
     /// Target format (only `onnx`).
     #[arg(long)]
@@ -23,11 +27,18 @@ struct Cli {
 fn main() {
     let cli = Cli::parse();
     let result = (|| -> anyhow::Result<()> {
-        anyhow::ensure!(cli.to == "onnx", "--to {}: the only supported target is `onnx`", cli.to);
+        anyhow::ensure!(
+            cli.to == "onnx",
+            "--to {}: the only supported target is `onnx`",
+            cli.to
+        );
         let ckpt = checkpoint::latest(&cli.run)?;
         let model = checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?;
         let report = pixelcnn_exporter::export(&model, &cli.out, cli.opset)?;
-        println!("{}", serde_json::json!({"checkpoint": ckpt, "out": cli.out, "opset": report.opset, "files": report.files, "ops": report.ops}));
+        println!(
+            "{}",
+            serde_json::json!({"checkpoint": ckpt, "out": cli.out, "opset": report.opset, "files": report.files, "ops": report.ops})
+        );
         Ok(())
     })();
     if let Err(e) = result {

@@ -66,15 +66,21 @@ pub struct Contract {
 
 impl Contract {
     pub fn graph(&self, role: &str) -> Result<&GraphContract, String> {
-        self.graphs
-            .get(role)
-            .ok_or_else(|| format!("the export has no `{role}` graph (has: {:?})", self.graphs.keys().collect::<Vec<_>>()))
+        self.graphs.get(role).ok_or_else(|| {
+            format!(
+                "the export has no `{role}` graph (has: {:?})",
+                self.graphs.keys().collect::<Vec<_>>()
+            )
+        })
     }
 
     pub fn from_json(text: &str) -> Result<Self, String> {
         let c: Contract = serde_json::from_str(text).map_err(|e| format!("{CONTRACT_KEY}: {e}"))?;
         if c.format != CONTRACT_FORMAT {
-            return Err(format!("{CONTRACT_KEY}: format {} is not supported (expected {CONTRACT_FORMAT})", c.format));
+            return Err(format!(
+                "{CONTRACT_KEY}: format {} is not supported (expected {CONTRACT_FORMAT})",
+                c.format
+            ));
         }
         Ok(c)
     }

@@ -1,5 +1,11 @@
 //! Runs exported PixelCNN ONNX graphs (ONNX Runtime through `ort`, and `tract`) behind
 //! one `Sampler` trait; host-side seeded sampling; PNG grids.
 
+pub mod engine;
+pub mod export;
+pub mod gpu;
 pub mod grid;
 pub mod rng;
+
+pub use engine::{EngineKind, Graph, Input};
+pub use export::Export;

@@ -57,3 +57,89 @@ pub fn all_variants() -> Vec<(String, ModelSpec)> {
     }
     out
 }
+
+/// Deterministic pseudo-random test inputs for a spec: images `[n, C, H, W]`, labels
+/// `[n]` and conditioning vectors `[n, D]` (whichever the model takes).
+pub struct Inputs {
+    pub n: usize,
+    pub images: Vec<u8>,
+    pub labels: Vec<i64>,
+    pub vectors: Vec<f32>,
+    pub dim: usize,
+}
+
+pub fn inputs(spec: &ModelSpec, n: usize, seed: u64) -> Inputs {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 33) as u32
+    };
+    let images = (0..n * spec.dims()).map(|_| (next() % 256) as u8).collect();
+    let (labels, dim) = match spec.decoder_conditioning() {
+        Conditioning::Class { classes } => (
+            (0..n).map(|_| (next() as usize % classes) as i64).collect(),
+            0,
+        ),
+        Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => (vec![], dim),
+        Conditioning::None => (vec![], 0),
+    };
+    let vectors = (0..n * dim)
+        .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
+        .collect();
+    Inputs {
+        n,
+        images,
+        labels,
+        vectors,
+        dim,
+    }
+}
+
+/// burn logits `[n, C, H, W, 256]` flattened, and bits/dim per image, on the CPU backend.
+pub fn burn_outputs<B: burn::tensor::backend::Backend>(
+    model: &pixelcnn_models::PixelModel<B>,
+    x: &Inputs,
+) -> (Vec<f32>, Vec<f32>) {
+    use burn::tensor::{Int, Tensor, TensorData};
+    use pixelcnn_models::Condition;
+    let s = &model.spec;
+    let dev = Default::default();
+    let shape = [x.n, s.channels, s.height, s.width];
+    let f: Vec<f32> = x.images.iter().map(|&v| v as f32).collect();
+    let i: Vec<i64> = x.images.iter().map(|&v| v as i64).collect();
+    let images = Tensor::<B, 4>::from_data(TensorData::new(f, shape), &dev);
+    let targets = Tensor::<B, 4, Int>::from_data(TensorData::new(i, shape), &dev);
+    let cond = if s.encoder.is_some() {
+        Condition::None
+    } else {
+        match s.conditioning {
+            Conditioning::None => Condition::None,
+            Conditioning::Class { .. } => Condition::Class(Tensor::from_data(
+                TensorData::new(x.labels.clone(), [x.n]),
+                &dev,
+            )),
+            _ => Condition::Vector(Tensor::from_data(
+                TensorData::new(x.vectors.clone(), [x.n, x.dim]),
+                &dev,
+            )),
+        }
+    };
+    let logits = model.forward(images, &cond);
+    let bpd = pixelcnn_models::bits_per_dim(pixelcnn_models::nll_nats(logits.clone(), targets), s);
+    (
+        logits.into_data().convert::<f32>().to_vec().unwrap(),
+        bpd.into_data().convert::<f32>().to_vec().unwrap(),
+    )
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

@@ -1,0 +1,69 @@
+//! tract: pure-Rust inference. The batch axis is fixed at load time so tract can fully
+//! optimise; one `SimpleState` is kept and reused across calls (a fresh plan per call
+//! would re-allocate everything).
+
+use std::path::Path;
+
+use anyhow::Context;
+use ndarray::ArrayD;
+use pixelcnn_models::contract::GraphContract;
+use tract_onnx::prelude::*;
+
+use super::{Engine, Input};
+
+pub struct TractEngine {
+    state: TypedSimpleState,
+}
+
+fn datum(dtype: &str) -> anyhow::Result<DatumType> {
+    Ok(match dtype {
+        "uint8" => u8::datum_type(),
+        "int64" => i64::datum_type(),
+        "float32" => f32::datum_type(),
+        other => anyhow::bail!("unsupported dtype {other}"),
+    })
+}
+
+impl TractEngine {
+    pub fn load(path: &Path, contract: &GraphContract, batch: usize) -> anyhow::Result<Self> {
+        let mut model = tract_onnx::onnx()
+            .model_for_path(path)
+            .map_err(|e| anyhow::anyhow!("tract: loading {}: {e:?}", path.display()))?;
+        for (i, spec) in contract.inputs.iter().enumerate() {
+            let shape: Vec<usize> = spec.concrete_shape(batch);
+            model
+                .set_input_fact(i, InferenceFact::dt_shape(datum(&spec.dtype)?, shape))
+                .map_err(|e| anyhow::anyhow!("tract: input {}: {e:?}", spec.name))?;
+        }
+        let plan = model
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| anyhow::anyhow!("tract: optimising {}: {e:?}", path.display()))?;
+        let state = TypedSimpleState::new(&plan).context("tract state")?;
+        Ok(Self { state })
+    }
+}
+
+impl Engine for TractEngine {
+    fn run(&mut self, inputs: &[Input<'_>]) -> anyhow::Result<Vec<ArrayD<f32>>> {
+        let values: TVec<TValue> = inputs
+            .iter()
+            .map(|i| match i {
+                Input::U8(a) => a.to_owned().into_tensor().into_tvalue(),
+                Input::I64(a) => a.to_owned().into_tensor().into_tvalue(),
+                Input::F32(a) => a.to_owned().into_tensor().into_tvalue(),
+            })
+            .collect();
+        let outs = self
+            .state
+            .run(values)
+            .map_err(|e| anyhow::anyhow!("tract run: {e:?}"))?;
+        outs.into_iter()
+            .map(|t| {
+                let t = t.into_tensor();
+                t.into_plain_array::<f32>()
+                    .map_err(|e| anyhow::anyhow!("tract output: {e:?}"))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,167 @@
+//! model.onnx equals the burn model on ONNX Runtime and tract, for every variant, with
+//! random and with trained weights; the exported graph is causal; bad calls are clear.
+
+use ndarray::{ArrayD, IxDyn};
+use pixelcnn_models::backend::Cpu;
+use pixelcnn_models::{Arch, Conditioning, PixelModel};
+use pixelcnn_runtime::{EngineKind, Export, Graph, Input};
+use pixelcnn_tests::{all_variants, burn_outputs, inputs, max_abs_diff, tiny_spec, Inputs};
+
+const TOL: f32 = 1e-4;
+
+/// Runs model.onnx of `dir` on `engine`: (logits, bits_per_dim).
+pub fn onnx_outputs(
+    dir: &std::path::Path,
+    engine: &EngineKind,
+    x: &Inputs,
+) -> (Vec<f32>, Vec<f32>) {
+    let export = Export::open(dir).unwrap();
+    let s = &export.spec;
+    let (contract, path) = export.graph("model").unwrap();
+    let mut g = Graph::load(engine, &path, contract, x.n).unwrap();
+    let img = ArrayD::from_shape_vec(
+        IxDyn(&[x.n, s.channels, s.height, s.width]),
+        x.images.clone(),
+    )
+    .unwrap();
+    let lbl = ArrayD::from_shape_vec(IxDyn(&[x.labels.len()]), x.labels.clone()).unwrap();
+    let vec = ArrayD::from_shape_vec(IxDyn(&[x.n, x.dim]), x.vectors.clone()).unwrap();
+    let mut named = vec![("image", Input::U8(img.view()))];
+    if g.contract.inputs.iter().any(|t| t.name == "label") {
+        named.push(("label", Input::I64(lbl.view())));
+    }
+    if g.contract.inputs.iter().any(|t| t.name == "cond") {
+        named.push(("cond", Input::F32(vec.view())));
+    }
+    let out = g.run(&named).unwrap();
+    let li = g.output_index("logits").unwrap();
+    let bi = g.output_index("bits_per_dim").unwrap();
+    (
+        out[li].iter().copied().collect(),
+        out[bi].iter().copied().collect(),
+    )
+}
+
+#[test]
+fn every_variant_matches_burn_on_ort_and_tract() {
+    let dev = Default::default();
+    for (name, spec) in all_variants() {
+        let model = PixelModel::<Cpu>::new(&spec, 11, &dev);
+        let dir = tempfile::tempdir().unwrap();
+        pixelcnn_exporter::export(&model, dir.path(), 17).unwrap();
+        let x = inputs(&spec, 3, 5);
+        let (bl, bb) = burn_outputs(&model, &x);
+        for engine in [EngineKind::Ort, EngineKind::Tract] {
+            let (ol, ob) = onnx_outputs(dir.path(), &engine, &x);
+            let dl = max_abs_diff(&bl, &ol);
+            let db = max_abs_diff(&bb, &ob);
+            assert!(dl <= TOL, "{name} on {engine}: logits differ by {dl}");
+            assert!(db <= TOL, "{name} on {engine}: bits_per_dim differ by {db}");
+        }
+    }
+}
+
+#[test]
+fn exported_graph_is_causal_and_gated_has_no_blind_spot() {
+    for (arch, channels) in [(Arch::Gated, 1), (Arch::Gated, 3), (Arch::Pixelcnn, 1)] {
+        let mut spec = tiny_spec(arch, channels, Conditioning::Class { classes: 3 });
+        spec.height = 6;
+        spec.width = 6;
+        spec.layers = 6;
+        spec.first_kernel = 3;
+        let model = PixelModel::<Cpu>::new(&spec, 2, &Default::default());
+        let dir = tempfile::tempdir().unwrap();
+        pixelcnn_exporter::export(&model, dir.path(), 17).unwrap();
+        let d = spec.dims();
+        let base = inputs(&spec, 1, 9);
+        let mut x = inputs(&spec, d + 1, 9);
+        x.labels = vec![base.labels[0]; d + 1];
+        for t in 0..=d {
+            x.images[t * d..(t + 1) * d].copy_from_slice(&base.images);
+            if t > 0 {
+                x.images[t * d + t - 1] = base.images[t - 1].wrapping_add(128);
+            }
+        }
+        let (logits, _) = onnx_outputs(dir.path(), &EngineKind::Ort, &x);
+        let (h, w) = (spec.height, spec.width);
+        let order = |k: usize| ((k / w) % h * w + k % w) * channels + k / (h * w);
+        let per = d * 256;
+        let diff = |t: usize, s: usize| {
+            (0..256)
+                .map(|v| (logits[s * 256 + v] - logits[(t + 1) * per + s * 256 + v]).abs())
+                .fold(0.0f32, f32::max)
+        };
+        for t in 0..d {
+            for s in 0..d {
+                if order(s) <= order(t) {
+                    assert!(
+                        diff(t, s) == 0.0,
+                        "{arch:?} c{channels}: output {s} depends on input {t}"
+                    );
+                }
+            }
+        }
+        if channels == 1 {
+            let target = 4 * w + 1;
+            let blind: Vec<usize> = (0..target).filter(|&t| diff(t, target) == 0.0).collect();
+            match arch {
+                Arch::Gated => assert!(blind.is_empty(), "gated graph blind to {blind:?}"),
+                _ => assert!(
+                    blind.contains(&(3 * w + 3)),
+                    "baseline should be blind to (3,3): {blind:?}"
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_calls_are_clear_errors() {
+    let spec = tiny_spec(Arch::Gated, 1, Conditioning::Class { classes: 3 });
+    let model = PixelModel::<Cpu>::new(&spec, 1, &Default::default());
+    let dir = tempfile::tempdir().unwrap();
+    pixelcnn_exporter::export(&model, dir.path(), 17).unwrap();
+    let export = Export::open(dir.path()).unwrap();
+    let (contract, path) = export.graph("model").unwrap();
+    let mut g = Graph::load(&EngineKind::Ort, &path, contract, 2).unwrap();
+    let img = ArrayD::<u8>::zeros(IxDyn(&[2, 1, 8, 8]));
+    let err = g
+        .run(&[("image", Input::U8(img.view()))])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing input `label`"), "{err}");
+    let lbl = ArrayD::<f32>::zeros(IxDyn(&[2]));
+    let err = g
+        .run(&[
+            ("image", Input::U8(img.view())),
+            ("label", Input::F32(lbl.view())),
+        ])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`label` must be int64"), "{err}");
+    let lbl = ArrayD::<i64>::zeros(IxDyn(&[3]));
+    let err = g
+        .run(&[
+            ("image", Input::U8(img.view())),
+            ("label", Input::I64(lbl.view())),
+        ])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("shape [2]"), "{err}");
+    let err = g
+        .run(&[
+            ("image", Input::U8(img.view())),
+            ("cond", Input::I64(lbl.view())),
+        ])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unexpected input `cond`"), "{err}");
+    let err = Export::open(tempfile::tempdir().unwrap().path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no model.onnx"), "{err}");
+    let err = pixelcnn_exporter::export(&model, dir.path(), 9)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--opset 9"), "{err}");
+}
