@@ -7,6 +7,7 @@ pub mod builder;
 pub mod full;
 pub mod layers;
 pub mod readme;
+pub mod reference;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

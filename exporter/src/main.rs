@@ -22,6 +22,10 @@ struct Cli {
     out: PathBuf,
     #[arg(long, default_value_t = pixelcnn_exporter::DEFAULT_OPSET)]
     opset: i64,
+    /// Also write OUT/reference/: N inputs and the burn model's outputs as .npy files
+    /// (used by scripts/check_onnx.py).
+    #[arg(long, default_value_t = 0)]
+    reference: usize,
 }
 
 fn main() {
@@ -35,6 +39,14 @@ fn main() {
         let ckpt = checkpoint::latest(&cli.run)?;
         let model = checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?;
         let report = pixelcnn_exporter::export(&model, &cli.out, cli.opset)?;
+        if cli.reference > 0 {
+            pixelcnn_exporter::reference::write_reference(
+                &model,
+                &cli.out,
+                cli.reference,
+                &Default::default(),
+            )?;
+        }
         println!(
             "{}",
             serde_json::json!({"checkpoint": ckpt, "out": cli.out, "opset": report.opset, "files": report.files, "ops": report.ops})

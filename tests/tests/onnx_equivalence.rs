@@ -165,3 +165,59 @@ fn bad_calls_are_clear_errors() {
         .to_string();
     assert!(err.contains("--opset 9"), "{err}");
 }
+
+#[test]
+fn trained_checkpoint_matches_and_eval_agrees_with_onnx_bits_per_dim() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(
+        root.join("data/mnist").exists(),
+        "MNIST missing: run scripts/fetch-data.sh"
+    );
+    let mut cfg =
+        pixelcnn_trainer::TrainConfig::load(&root.join("models/configs/tiny-class.yaml")).unwrap();
+    cfg.data.path = root.join(&cfg.data.path);
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let opts = pixelcnn_trainer::FitOptions {
+        out: run.clone(),
+        resume: false,
+        progress: false,
+    };
+    pixelcnn_trainer::fit::<burn::backend::Autodiff<Cpu>>(&cfg, &opts, &Default::default())
+        .unwrap();
+    let dev = Default::default();
+    let model = pixelcnn_models::checkpoint::load_model::<Cpu>(
+        &pixelcnn_models::checkpoint::latest(&run).unwrap(),
+        &dev,
+    )
+    .unwrap();
+    let out = tmp.path().join("onnx");
+    pixelcnn_exporter::export(&model, &out, 17).unwrap();
+
+    // the same 24 test images through trainer eval and through model.onnx
+    let test = cfg.load_split(false).unwrap();
+    let n = 24;
+    let eval = pixelcnn_trainer::eval::evaluate(&model, &test, Some(n), 8, &dev);
+    let x = Inputs {
+        n,
+        images: test.images[..n * model.spec.dims()].to_vec(),
+        labels: test.labels[..n].iter().map(|&l| l as i64).collect(),
+        vectors: vec![],
+        dim: 0,
+    };
+    let (bl, _) = burn_outputs(&model, &x);
+    for engine in [EngineKind::Ort, EngineKind::Tract] {
+        let (ol, ob) = onnx_outputs(&out, &engine, &x);
+        let d = max_abs_diff(&bl, &ol);
+        assert!(d <= TOL, "trained model on {engine}: logits differ by {d}");
+        let mean = ob.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+        assert!(
+            (mean - eval.bits_per_dim).abs() <= 1e-4,
+            "{engine}: ONNX mean bits/dim {mean} vs trainer eval {}",
+            eval.bits_per_dim
+        );
+    }
+}

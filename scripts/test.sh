@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: fetches data, ONNX Runtime and the Python
+# packages (idempotent), runs every Rust test, then the Python drop-in checks on a
+# freshly trained and exported tiny model.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+scripts/fetch-data.sh
+scripts/setup-ort.sh >/dev/null
+py="$(scripts/setup-python.sh)"
+
+cargo build --workspace --bins
+cargo test --workspace
+
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+echo "== Python drop-in checks (onnx.checker, onnxruntime $("$py" -c 'import onnxruntime as o; print(o.__version__)'))"
+for cfg in tiny-gated tiny-class; do
+  target/debug/trainer fit --config "models/configs/$cfg.yaml" --out "$tmp/$cfg" >/dev/null
+  target/debug/exporter --to onnx --run "$tmp/$cfg" --out "$tmp/$cfg-onnx" --reference 8 >/dev/null
+  "$py" scripts/check_onnx.py "$tmp/$cfg-onnx"
+  if [ -f "$tmp/$cfg-onnx/step_pixel.onnx" ]; then
+    "$py" scripts/sample_onnxruntime.py "$tmp/$cfg-onnx" --check data/mnist/t10k-images-idx3-ubyte
+  fi
+done
+echo "python drop-in checks: passed"
