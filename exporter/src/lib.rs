@@ -8,6 +8,7 @@ pub mod full;
 pub mod layers;
 pub mod readme;
 pub mod reference;
+pub mod step;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,14 @@ pub fn export<B: Backend>(
     if let Some(g) = full::encoder_graph(model) {
         graphs.push(("encoder", "encoder.onnx", g));
     }
+    let cached = match (step::row_graph(model), step::pixel_graph(model)) {
+        (Some(row), Some(pixel)) => {
+            graphs.push(("step_row", "step_row.onnx", row));
+            graphs.push(("step_pixel", "step_pixel.onnx", pixel));
+            true
+        }
+        _ => false,
+    };
     let spec = &model.spec;
     let contract = Contract {
         format: CONTRACT_FORMAT,
@@ -65,7 +74,7 @@ pub fn export<B: Backend>(
             .iter()
             .map(|(role, file, g)| (role.to_string(), g.contract(file)))
             .collect::<BTreeMap<_, _>>(),
-        sampling: None,
+        sampling: cached.then(|| step::SAMPLING_DOC.to_string()),
     };
     let contract_json = serde_json::to_string(&contract)?;
     let mut report = ExportReport {

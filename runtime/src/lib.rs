@@ -6,6 +6,7 @@ pub mod export;
 pub mod gpu;
 pub mod grid;
 pub mod rng;
+pub mod sampler;
 
 pub use engine::{EngineKind, Graph, Input};
 pub use export::Export;

@@ -13,6 +13,8 @@ use super::{Engine, Input};
 
 pub struct TractEngine {
     state: TypedSimpleState,
+    /// The state refers to the plan's symbol scope: keep the plan alive with it.
+    _plan: std::sync::Arc<TypedRunnableModel>,
 }
 
 fn datum(dtype: &str) -> anyhow::Result<DatumType> {
@@ -40,7 +42,7 @@ impl TractEngine {
             .and_then(|m| m.into_runnable())
             .map_err(|e| anyhow::anyhow!("tract: optimising {}: {e:?}", path.display()))?;
         let state = TypedSimpleState::new(&plan).context("tract state")?;
-        Ok(Self { state })
+        Ok(Self { state, _plan: plan })
     }
 }
 
