@@ -5,6 +5,7 @@ pub mod engine;
 pub mod export;
 pub mod gpu;
 pub mod grid;
+pub mod npy;
 pub mod rng;
 pub mod sampler;
 

@@ -1,0 +1,103 @@
+//! `.npy` matrices of conditioning vectors: 2-D, float32 or float64, one row per image.
+//! Errors name the file.
+
+use std::path::Path;
+
+use npyz::WriterBuilder;
+
+/// A `.npy` problem: the file and what was wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct NpyError {
+    pub path: std::path::PathBuf,
+    pub problem: String,
+}
+
+fn data_err(path: &Path, problem: impl Into<String>) -> NpyError {
+    NpyError {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
+}
+
+/// Returns (row-major values, rows, columns).
+pub fn read_matrix(path: &Path) -> Result<(Vec<f32>, usize, usize), NpyError> {
+    let bytes = std::fs::read(path).map_err(|e| data_err(path, e.to_string()))?;
+    let npy = npyz::NpyFile::new(&bytes[..])
+        .map_err(|e| data_err(path, format!("not a .npy file: {e}")))?;
+    let shape = npy.shape().to_vec();
+    if shape.len() != 2 {
+        return Err(data_err(
+            path,
+            format!("expected a 2-D array (rows x dim), got shape {shape:?}"),
+        ));
+    }
+    if npy.order() != npyz::Order::C {
+        return Err(data_err(path, "expected C (row-major) order"));
+    }
+    let (rows, cols) = (shape[0] as usize, shape[1] as usize);
+    let dtype = npy.dtype();
+    let values: Vec<f32> = match dtype.descr().trim_matches('\'') {
+        "<f4" => npy
+            .into_vec::<f32>()
+            .map_err(|e| data_err(path, e.to_string()))?,
+        "<f8" => npy
+            .into_vec::<f64>()
+            .map_err(|e| data_err(path, e.to_string()))?
+            .into_iter()
+            .map(|v| v as f32)
+            .collect(),
+        other => {
+            return Err(data_err(
+                path,
+                format!("dtype {other}: expected float32 or float64"),
+            ))
+        }
+    };
+    if values.len() != rows * cols {
+        return Err(data_err(path, "truncated data"));
+    }
+    Ok((values, rows, cols))
+}
+
+/// Writes a float32 matrix as `.npy`.
+pub fn write_matrix(
+    path: &Path,
+    values: &[f32],
+    rows: usize,
+    cols: usize,
+) -> Result<(), NpyError> {
+    let file = std::fs::File::create(path).map_err(|e| data_err(path, e.to_string()))?;
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&[rows as u64, cols as u64])
+        .writer(std::io::BufWriter::new(file))
+        .begin_nd()
+        .map_err(|e| data_err(path, e.to_string()))?;
+    w.extend(values.iter().copied())
+        .map_err(|e| data_err(path, e.to_string()))?;
+    w.finish().map_err(|e| data_err(path, e.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.npy");
+        write_matrix(&p, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3).unwrap();
+        assert_eq!(
+            read_matrix(&p).unwrap(),
+            (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3)
+        );
+        let bad = dir.path().join("bad.npy");
+        std::fs::write(&bad, b"hello").unwrap();
+        assert!(read_matrix(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("bad.npy"));
+    }
+}
