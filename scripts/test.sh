@@ -20,6 +20,11 @@ for cfg in tiny-gated tiny-class; do
   "$py" scripts/check_onnx.py "$tmp/$cfg-onnx"
   if [ -f "$tmp/$cfg-onnx/step_pixel.onnx" ]; then
     "$py" scripts/sample_onnxruntime.py "$tmp/$cfg-onnx" --check data/mnist/t10k-images-idx3-ubyte
+    # the same seed gives the same images in Python and in the Rust sampler
+    label=""; [ "$cfg" = tiny-class ] && label="--label 3"
+    "$py" scripts/sample_onnxruntime.py "$tmp/$cfg-onnx" --n 4 --seed 9 $label --out "$tmp/py.npy" >/dev/null
+    target/debug/sample --model "$tmp/$cfg-onnx" --backend ort --n 4 --seed 9 $label --out "$tmp/rs.npy" >/dev/null
+    "$py" -c "import numpy as np, sys; a, b = np.load('$tmp/py.npy'), np.load('$tmp/rs.npy'); sys.exit(0 if (a == b).all() else 'Python and Rust samples differ'); " && echo "python sampler == rust sampler (seed 9): ok"
   fi
 done
 echo "python drop-in checks: passed"

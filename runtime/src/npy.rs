@@ -80,6 +80,20 @@ pub fn write_matrix(
     Ok(())
 }
 
+/// Writes uint8 images `[n, C, H, W]` as `.npy`.
+pub fn write_images(path: &Path, values: &[u8], shape: [usize; 4]) -> Result<(), NpyError> {
+    let file = std::fs::File::create(path).map_err(|e| data_err(path, e.to_string()))?;
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&shape.map(|d| d as u64))
+        .writer(std::io::BufWriter::new(file))
+        .begin_nd()
+        .map_err(|e| data_err(path, e.to_string()))?;
+    w.extend(values.iter().copied()).map_err(|e| data_err(path, e.to_string()))?;
+    w.finish().map_err(|e| data_err(path, e.to_string()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,17 +30,17 @@ impl TractEngine {
     pub fn load(path: &Path, contract: &GraphContract, batch: usize) -> anyhow::Result<Self> {
         let mut model = tract_onnx::onnx()
             .model_for_path(path)
-            .map_err(|e| anyhow::anyhow!("tract: loading {}: {e:?}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("tract: loading {}: {e:#}", path.display()))?;
         for (i, spec) in contract.inputs.iter().enumerate() {
             let shape: Vec<usize> = spec.concrete_shape(batch);
             model
                 .set_input_fact(i, InferenceFact::dt_shape(datum(&spec.dtype)?, shape))
-                .map_err(|e| anyhow::anyhow!("tract: input {}: {e:?}", spec.name))?;
+                .map_err(|e| anyhow::anyhow!("tract: input {}: {e:#}", spec.name))?;
         }
         let plan = model
             .into_optimized()
             .and_then(|m| m.into_runnable())
-            .map_err(|e| anyhow::anyhow!("tract: optimising {}: {e:?}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("tract: optimising {}: {e:#}", path.display()))?;
         let state = TypedSimpleState::new(&plan).context("tract state")?;
         Ok(Self { state, _plan: plan })
     }
@@ -59,12 +59,12 @@ impl Engine for TractEngine {
         let outs = self
             .state
             .run(values)
-            .map_err(|e| anyhow::anyhow!("tract run: {e:?}"))?;
+            .map_err(|e| anyhow::anyhow!("tract run: {e:#}"))?;
         outs.into_iter()
             .map(|t| {
                 let t = t.into_tensor();
                 t.into_plain_array::<f32>()
-                    .map_err(|e| anyhow::anyhow!("tract output: {e:?}"))
+                    .map_err(|e| anyhow::anyhow!("tract output: {e:#}"))
             })
             .collect()
     }

@@ -1,0 +1,202 @@
+//! The `sample` command line: draws a PNG grid from an exported model on any engine,
+//! in cached or naive mode, with class/vector conditioning, completion, interpolation
+//! and auto-encoder reconstructions; prints one JSON line with timings.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{ArrayD, IxDyn};
+use pixelcnn_models::Conditioning;
+
+use crate::engine::{EngineKind, Graph, Input};
+use crate::export::Export;
+use crate::grid::{read_image, write_grid};
+use crate::rng::image_seed;
+use crate::sampler::{self, CondInput, Mode, SampleRequest};
+
+#[derive(Parser, Debug)]
+#[command(name = "sample", version, about = "Sample images from an exported PixelCNN")]
+pub struct Cli {
+    /// Output directory of `exporter --to onnx`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// ort, tract, ort-cuda or ort-tensorrt.
+    #[arg(long, default_value = "tract")]
+    pub backend: EngineKind,
+    /// cached (step graphs) or naive (model.onnx once per sub-pixel).
+    #[arg(long, default_value = "cached")]
+    pub mode: Mode,
+    #[arg(long, default_value_t = 16)]
+    pub n: usize,
+    /// Images per engine call (default: all n at once).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Class to sample (class-conditional models).
+    #[arg(long)]
+    pub label: Option<i64>,
+    /// Conditioning vectors (.npy, [n, D] or [1, D]) for vector/spatial models.
+    #[arg(long)]
+    pub cond: Option<PathBuf>,
+    /// Completion: keep the top `--rows` rows of this image and sample the rest.
+    #[arg(long)]
+    pub complete: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub rows: usize,
+    /// Interpolate between two conditioning vectors (.npy, [D] or [1, D]); one fixed
+    /// seed per grid row (paper Figure 5).
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub interpolate: Option<Vec<PathBuf>>,
+    #[arg(long, default_value_t = 8)]
+    pub steps: usize,
+    /// Auto-encoder: encode this image with encoder.onnx, sample conditioned on it.
+    #[arg(long)]
+    pub reconstruct: Option<PathBuf>,
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// PNG grid, or `.npy` for the raw uint8 images [n, C, H, W].
+    #[arg(long)]
+    pub out: PathBuf,
+    /// With a GPU backend: run on CPU if the provider cannot be registered.
+    #[arg(long)]
+    pub fallback: bool,
+    /// TensorRT: build fp16 engines.
+    #[arg(long)]
+    pub trt_fp16: bool,
+    /// TensorRT: engine cache directory.
+    #[arg(long)]
+    pub trt_cache: Option<PathBuf>,
+}
+
+fn read_vectors(path: &PathBuf, dim: usize) -> anyhow::Result<(Vec<f32>, usize)> {
+    let (v, rows, d) = crate::npy::read_matrix(path)?;
+    anyhow::ensure!(d == dim, "{}: vectors have {d} columns, the model expects {dim}", path.display());
+    Ok((v, rows))
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let export = Export::open(&cli.model)?;
+    let spec = export.spec.clone();
+    anyhow::ensure!(cli.n > 0, "--n must be positive");
+    let engine = match cli.backend.clone() {
+        EngineKind::OrtCuda { .. } => EngineKind::OrtCuda { fallback: cli.fallback },
+        EngineKind::OrtTensorRt { .. } => EngineKind::OrtTensorRt {
+            fallback: cli.fallback,
+            fp16: cli.trt_fp16,
+            cache_dir: cli.trt_cache.clone(),
+        },
+        e => e,
+    };
+    let n = cli.n;
+    let dim = match spec.decoder_conditioning() {
+        Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => dim,
+        _ => 0,
+    };
+    let mut seeds: Vec<u64> = (0..n).map(|b| image_seed(cli.seed, b)).collect();
+    let mut cols = (n as f64).sqrt().ceil() as usize;
+    // conditioning for all n images
+    let cond = match spec.decoder_conditioning() {
+        Conditioning::None => {
+            anyhow::ensure!(cli.label.is_none() && cli.cond.is_none(), "this model is unconditional: drop --label/--cond");
+            CondInput::None
+        }
+        Conditioning::Class { classes } => {
+            let l = cli.label.ok_or_else(|| anyhow::anyhow!("this model is class-conditional: pass --label K (0..{classes})"))?;
+            anyhow::ensure!(l >= 0 && (l as usize) < classes, "--label {l}: the model has classes 0..{classes}");
+            CondInput::Labels(vec![l; n])
+        }
+        _ => {
+            if let Some(paths) = &cli.interpolate {
+                let (a, ra) = read_vectors(&paths[0], dim)?;
+                let (b, rb) = read_vectors(&paths[1], dim)?;
+                anyhow::ensure!(ra >= 1 && rb >= 1, "--interpolate: empty vector file");
+                anyhow::ensure!(cli.steps >= 2, "--steps must be at least 2");
+                let steps = cli.steps;
+                let rows = (n / steps).max(1);
+                anyhow::ensure!(n == rows * steps, "--interpolate: --n ({n}) must be a multiple of --steps ({steps})");
+                cols = steps;
+                let mut v = Vec::with_capacity(n * dim);
+                for r in 0..rows {
+                    for k in 0..steps {
+                        let t = k as f32 / (steps - 1) as f32;
+                        v.extend((0..dim).map(|d| a[d] + (b[d] - a[d]) * t));
+                        seeds[r * steps + k] = image_seed(cli.seed, r);
+                    }
+                }
+                CondInput::Vectors(v, dim)
+            } else if let Some(img) = &cli.reconstruct {
+                let x = read_image(img, spec.channels, spec.height, spec.width)?;
+                let (contract, path) = export.graph("encoder").map_err(|e| anyhow::anyhow!("--reconstruct needs an auto-encoder: {e}"))?;
+                let mut enc = Graph::load(&EngineKind::Ort, &path, contract, 1)?;
+                let arr = ArrayD::from_shape_vec(IxDyn(&[1, spec.channels, spec.height, spec.width]), x)?;
+                let h = enc.run(&[("image", Input::U8(arr.view()))])?.remove(0);
+                let h: Vec<f32> = h.iter().copied().collect();
+                CondInput::Vectors((0..n).flat_map(|_| h.clone()).collect(), dim)
+            } else if let Some(path) = &cli.cond {
+                let (v, rows) = read_vectors(path, dim)?;
+                anyhow::ensure!(rows == 1 || rows >= n, "{}: {rows} rows for {n} images (give 1 or at least n)", path.display());
+                let v = if rows == 1 { (0..n).flat_map(|_| v.clone()).collect() } else { v[..n * dim].to_vec() };
+                CondInput::Vectors(v, dim)
+            } else {
+                anyhow::bail!("this model is conditioned on {dim}-dim vectors: pass --cond FILE.npy, --interpolate A.npy B.npy or --reconstruct IMG")
+            }
+        }
+    };
+    let prefix = match &cli.complete {
+        Some(img) => {
+            anyhow::ensure!(cli.rows <= spec.height, "--rows {} exceeds the image height {}", cli.rows, spec.height);
+            let x = read_image(img, spec.channels, spec.height, spec.width)?;
+            Some(x)
+        }
+        None => None,
+    };
+    let batch = cli.batch.unwrap_or(n).clamp(1, n);
+    let t_load = Instant::now();
+    let mut s = sampler::open(&export, &engine, cli.mode, batch)?;
+    let load_s = t_load.elapsed().as_secs_f64();
+    let bar = ProgressBar::new((spec.height * spec.width * n.div_ceil(batch)) as u64);
+    bar.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} pixels {msg}").expect("template").progress_chars("=> "));
+    let mut images = Vec::with_capacity(n * spec.dims());
+    let t = Instant::now();
+    let mut start = 0;
+    let mut chunk = 0;
+    while start < n {
+        let m = batch.min(n - start);
+        // the sampler's batch is fixed: pad the last chunk by repeating its last image
+        let pick = |k: usize| start + k.min(m - 1);
+        let cond_chunk = match &cond {
+            CondInput::None => CondInput::None,
+            CondInput::Labels(l) => CondInput::Labels((0..batch).map(|k| l[pick(k)]).collect()),
+            CondInput::Vectors(v, d) => CondInput::Vectors((0..batch).flat_map(|k| v[pick(k) * d..(pick(k) + 1) * d].to_vec()).collect(), *d),
+        };
+        let req = SampleRequest {
+            cond: cond_chunk,
+            seeds: (0..batch).map(|k| seeds[pick(k)]).collect(),
+            prefix: prefix.as_ref().map(|x| ((0..batch).flat_map(|_| x.clone()).collect(), cli.rows)),
+            temperature: cli.temperature,
+        };
+        let base = (chunk * spec.height * spec.width) as u64;
+        let out = s.sample(&req, &mut |done, _| bar.set_position(base + done as u64))?;
+        images.extend_from_slice(&out[..m * spec.dims()]);
+        start += m;
+        chunk += 1;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    if cli.out.extension().is_some_and(|e| e == "npy") {
+        crate::npy::write_images(&cli.out, &images, [n, spec.channels, spec.height, spec.width])?;
+    } else {
+        write_grid(&cli.out, &images, n, spec.channels, spec.height, spec.width, cols)?;
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "out": cli.out, "images": n, "backend": engine.to_string(), "mode": format!("{:?}", cli.mode).to_lowercase(),
+            "batch": batch, "seed": cli.seed, "load_seconds": load_s, "sample_seconds": secs, "images_per_s": n as f64 / secs,
+        })
+    );
+    Ok(())
+}
