@@ -2,9 +2,9 @@
 //! initialisers, nodes with attributes, unique value names. Standard domain only.
 
 use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
+    ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto,
 };
 
 use pixelcnn_models::contract::{DimSpec, GraphContract, TensorSpec};
@@ -169,18 +169,24 @@ impl GraphBuilder {
     }
 
     /// Adds a node whose single output has a given name.
-    pub fn node_named(
-        &mut self,
-        op: &str,
-        inputs: &[&str],
-        output: &str,
-        attrs: Vec<(&str, Attr)>,
-    ) {
+    pub fn node_named(&mut self, op: &str, inputs: &[&str], output: &str, attrs: Vec<(&str, Attr)>) {
+        self.push_node(op, inputs, &[output], attrs);
+    }
+
+    /// Adds a node with `outputs` outputs (e.g. Split); returns their names.
+    pub fn node_multi(&mut self, op: &str, inputs: &[&str], outputs: usize, attrs: Vec<(&str, Attr)>) -> Vec<String> {
+        let names: Vec<String> = (0..outputs).map(|_| self.fresh(&op.to_lowercase())).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.push_node(op, inputs, &refs, attrs);
+        names
+    }
+
+    fn push_node(&mut self, op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<(&str, Attr)>) {
         let mut n = NodeProto::new();
         n.op_type = op.to_string();
         n.name = format!("{op}_{}", self.graph.node.len());
         n.input = inputs.iter().map(|s| s.to_string()).collect();
-        n.output = vec![output.to_string()];
+        n.output = outputs.iter().map(|s| s.to_string()).collect();
         for (name, a) in attrs {
             let mut ap = AttributeProto::new();
             ap.name = name.to_string();

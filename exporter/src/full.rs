@@ -19,9 +19,7 @@ pub const BATCH: &str = "batch";
 pub fn cond_inputs(g: &mut GraphBuilder, cond: &Conditioning) -> CondValue {
     match cond {
         Conditioning::None => CondValue::None,
-        Conditioning::Class { .. } => {
-            CondValue::Class(g.input("label", Elem::I64, &[Dim::Sym(BATCH)]))
-        }
+        Conditioning::Class { .. } => CondValue::Class(g.input("label", Elem::I64, &[Dim::Sym(BATCH)])),
         Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
             CondValue::Dense(g.input("cond", Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(*dim)]))
         }
@@ -62,12 +60,7 @@ fn gated<B: Backend>(
     layers::head(g, &net.head, &h)
 }
 
-fn baseline<B: Backend>(
-    g: &mut GraphBuilder,
-    net: &PixelCnn<B>,
-    x: &str,
-    cond: &CondValue,
-) -> String {
+fn baseline<B: Backend>(g: &mut GraphBuilder, net: &PixelCnn<B>, x: &str, cond: &CondValue) -> String {
     let mut h = x.to_string();
     for (l, layer) in net.layers.iter().enumerate() {
         let input = if l == 0 {
@@ -80,23 +73,14 @@ fn baseline<B: Backend>(
             let t = layers::cond_term(g, c, cond);
             y = g.node("Add", &[&y, &t], vec![]);
         }
-        h = if l == 0 {
-            y
-        } else {
-            g.node("Add", &[&h, &y], vec![])
-        };
+        h = if l == 0 { y } else { g.node("Add", &[&h, &y], vec![]) };
     }
     layers::head(g, &net.head, &h)
 }
 
 /// The decoder's conditioning values: labels, vectors, spatial maps, or the encoder's
 /// bottleneck computed from `x`.
-pub fn decoder_cond<B: Backend>(
-    g: &mut GraphBuilder,
-    model: &PixelModel<B>,
-    x: &str,
-    given: CondValue,
-) -> CondValue {
+pub fn decoder_cond<B: Backend>(g: &mut GraphBuilder, model: &PixelModel<B>, x: &str, given: CondValue) -> CondValue {
     if let Some(enc) = &model.encoder {
         return CondValue::Dense(layers::encoder(g, enc, x));
     }
@@ -128,26 +112,14 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     };
     let shape = g.ints("shape", &[0, c as i64, LEVELS as i64, h as i64, w as i64]);
     let r = g.node("Reshape", &[&raw, &shape], vec![]);
-    let logits = g.node(
-        "Transpose",
-        &[&r],
-        vec![("perm", Attr::Ints(vec![0, 1, 3, 4, 2]))],
-    );
+    let logits = g.node("Transpose", &[&r], vec![("perm", Attr::Ints(vec![0, 1, 3, 4, 2]))]);
     // bits/dim of the input image under the model
     let logp = g.node("LogSoftmax", &[&logits], vec![("axis", Attr::Int(4))]);
     let idx = g.node("Cast", &[&image], vec![("to", Attr::Int(7))]);
     let idx = layers::unsqueeze(&mut g, &idx, &[4]);
-    let picked = g.node(
-        "GatherElements",
-        &[&logp, &idx],
-        vec![("axis", Attr::Int(4))],
-    );
+    let picked = g.node("GatherElements", &[&logp, &idx], vec![("axis", Attr::Int(4))]);
     let axes = g.ints("axes", &[1, 2, 3, 4]);
-    let total = g.node(
-        "ReduceSum",
-        &[&picked, &axes],
-        vec![("keepdims", Attr::Int(0))],
-    );
+    let total = g.node("ReduceSum", &[&picked, &axes], vec![("keepdims", Attr::Int(0))]);
     let k = g.scalar(
         "neg_inv_dims_ln2",
         (-1.0 / (s.dims() as f64 * std::f64::consts::LN_2)) as f32,

@@ -14,11 +14,7 @@ use crate::builder::{Attr, GraphBuilder};
 /// A burn tensor's shape and values.
 pub fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> (Vec<usize>, Vec<f32>) {
     let dims = t.dims().to_vec();
-    let v = t
-        .into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .expect("f32 weights");
+    let v = t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 weights");
     (dims, v)
 }
 
@@ -45,12 +41,7 @@ pub fn normalize(g: &mut GraphBuilder, image_u8: &str) -> String {
 
 /// Conv with the module's own padding and stride. `pads_override` replaces the
 /// padding (step graphs pad through their state instead).
-pub fn conv<B: Backend>(
-    g: &mut GraphBuilder,
-    c: &Conv<B>,
-    x: &str,
-    pads_override: Option<[usize; 4]>,
-) -> String {
+pub fn conv<B: Backend>(g: &mut GraphBuilder, c: &Conv<B>, x: &str, pads_override: Option<[usize; 4]>) -> String {
     let (dims, w) = values(c.effective_weight());
     let wn = g.weight("W", &dims, w);
     let mut inputs = vec![x.to_string(), wn];
@@ -64,14 +55,8 @@ pub fn conv<B: Backend>(
         "Conv",
         &refs,
         vec![
-            (
-                "kernel_shape",
-                Attr::Ints(vec![dims[2] as i64, dims[3] as i64]),
-            ),
-            (
-                "pads",
-                Attr::Ints(vec![t as i64, l as i64, bo as i64, r as i64]),
-            ),
+            ("kernel_shape", Attr::Ints(vec![dims[2] as i64, dims[3] as i64])),
+            ("pads", Attr::Ints(vec![t as i64, l as i64, bo as i64, r as i64])),
             ("strides", Attr::Ints(vec![c.stride as i64; 2])),
         ],
     )
@@ -106,11 +91,7 @@ pub fn shift_down(g: &mut GraphBuilder, x: &str, height: usize) -> String {
 }
 
 /// V^T h as a `[N, out]` tensor for dense conditioning (class or vector).
-pub fn cond_dense<B: Backend>(
-    g: &mut GraphBuilder,
-    proj: &CondProjection<B>,
-    cond: &CondValue,
-) -> String {
+pub fn cond_dense<B: Backend>(g: &mut GraphBuilder, proj: &CondProjection<B>, cond: &CondValue) -> String {
     let w = proj.dense.as_ref().expect("dense projection");
     let (dims, v) = values(w.val());
     let wn = g.weight("V", &dims, v);
@@ -123,11 +104,7 @@ pub fn cond_dense<B: Backend>(
 }
 
 /// V^T h shaped to add to a `[N, out, H, W]` pre-activation.
-pub fn cond_term<B: Backend>(
-    g: &mut GraphBuilder,
-    proj: &CondProjection<B>,
-    cond: &CondValue,
-) -> String {
+pub fn cond_term<B: Backend>(g: &mut GraphBuilder, proj: &CondProjection<B>, cond: &CondValue) -> String {
     match cond {
         CondValue::Map(s) => conv(g, proj.map.as_ref().expect("map projection"), s, None),
         _ => {
@@ -149,10 +126,7 @@ pub fn spatial_map<B: Backend>(g: &mut GraphBuilder, m: &SpatialMap<B>, h: &str)
     let shape = g.ints("shape", &[0, c as i64, bh as i64, bw as i64]);
     let x = g.node("Reshape", &[&x, &shape], vec![]);
     let mut x = g.node("Relu", &[&x], vec![]);
-    for (i, (wt, bt)) in [(&m.up1_w, &m.up1_b), (&m.up2_w, &m.up2_b)]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, (wt, bt)) in [(&m.up1_w, &m.up1_b), (&m.up2_w, &m.up2_b)].into_iter().enumerate() {
         let (wd, wv) = values(wt.val());
         let (bd, bv) = values(bt.val());
         let w = g.weight("up_W", &wd, wv);

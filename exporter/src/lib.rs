@@ -34,11 +34,7 @@ pub struct ExportReport {
 }
 
 /// Writes every graph of `model` into `out`.
-pub fn export<B: Backend>(
-    model: &PixelModel<B>,
-    out: &Path,
-    opset: i64,
-) -> anyhow::Result<ExportReport> {
+pub fn export<B: Backend>(model: &PixelModel<B>, out: &Path, opset: i64) -> anyhow::Result<ExportReport> {
     anyhow::ensure!(
         OPSETS.contains(&opset),
         "--opset {opset}: supported opsets are {}..={}",
@@ -46,8 +42,7 @@ pub fn export<B: Backend>(
         OPSETS.end()
     );
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut graphs: Vec<(&str, &str, GraphBuilder)> =
-        vec![("model", "model.onnx", full::model_graph(model))];
+    let mut graphs: Vec<(&str, &str, GraphBuilder)> = vec![("model", "model.onnx", full::model_graph(model))];
     if let Some(g) = full::encoder_graph(model) {
         graphs.push(("encoder", "encoder.onnx", g));
     }
@@ -91,10 +86,7 @@ pub fn export<B: Backend>(
         let proto = g.finish(
             opset,
             &doc,
-            &[
-                (SPEC_KEY, spec.to_json()),
-                (CONTRACT_KEY, contract_json.clone()),
-            ],
+            &[(SPEC_KEY, spec.to_json()), (CONTRACT_KEY, contract_json.clone())],
         );
         if let Some(graph) = proto.graph.as_ref() {
             ops.extend(graph.node.iter().map(|n| n.op_type.clone()));

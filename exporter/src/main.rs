@@ -6,11 +6,7 @@ use pixelcnn_models::backend::Cpu;
 use pixelcnn_models::checkpoint;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "exporter",
-    version,
-    about = "Export a trained PixelCNN run as ONNX graphs"
-)]
+#[command(name = "exporter", version, about = "Export a trained PixelCNN run as ONNX graphs")]
 struct Cli {
     /// Target format (only `onnx`).
     #[arg(long)]
@@ -31,21 +27,12 @@ struct Cli {
 fn main() {
     let cli = Cli::parse();
     let result = (|| -> anyhow::Result<()> {
-        anyhow::ensure!(
-            cli.to == "onnx",
-            "--to {}: the only supported target is `onnx`",
-            cli.to
-        );
+        anyhow::ensure!(cli.to == "onnx", "--to {}: the only supported target is `onnx`", cli.to);
         let ckpt = checkpoint::latest(&cli.run)?;
         let model = checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?;
         let report = pixelcnn_exporter::export(&model, &cli.out, cli.opset)?;
         if cli.reference > 0 {
-            pixelcnn_exporter::reference::write_reference(
-                &model,
-                &cli.out,
-                cli.reference,
-                &Default::default(),
-            )?;
+            pixelcnn_exporter::reference::write_reference(&model, &cli.out, cli.reference, &Default::default())?;
         }
         println!(
             "{}",

@@ -27,13 +27,7 @@ pub fn render(spec: &ModelSpec, contract: &Contract, opset: i64) -> String {
                         DimSpec::Named(n) => n.clone(),
                     })
                     .collect();
-                let _ = writeln!(
-                    s,
-                    "| {dir} | `{}` | {} | [{}] |",
-                    t.name,
-                    t.dtype,
-                    shape.join(", ")
-                );
+                let _ = writeln!(s, "| {dir} | `{}` | {} | [{}] |", t.name, t.dtype, shape.join(", "));
             }
         }
         let _ = writeln!(s);

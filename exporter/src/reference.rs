@@ -61,9 +61,7 @@ pub fn write_reference<B: Backend>(
                 Condition::Class(Tensor::from_data(TensorData::new(labels, [n]), device))
             }
             Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
-                let v: Vec<f32> = (0..n * dim)
-                    .map(|_| (next() % 2001) as f32 / 1000.0 - 1.0)
-                    .collect();
+                let v: Vec<f32> = (0..n * dim).map(|_| (next() % 2001) as f32 / 1000.0 - 1.0).collect();
                 write(&dir.join("cond.npy"), &[n, *dim], &v)?;
                 Condition::Vector(Tensor::from_data(TensorData::new(v, [n, *dim]), device))
             }

@@ -7,11 +7,15 @@
 //!
 //! State, for layer l with kernel n (half = n/2) and c_l input maps (C for l = 0):
 //! - `past_v.{l}` [batch, c_l, half, W]: the last `half` rows of the layer's vertical input.
-//! - `past_h.{l}` [batch, hidden, half], l >= 1: the last `half` columns of the
-//!   layer's horizontal input in the current row. Layer 0 reads its columns straight
-//!   from `row`, which already holds them (and is never stale in any colour).
-//! - `v_ctx` [batch, layers, 2*hidden, W]: the vertical stack's contribution (1x1 link
-//!   of the pre-gate vertical maps of the row above) to every layer of the current row.
+//! - `past_h.{l}` [batch, half*hidden], l >= 1: the last `half` columns of the layer's
+//!   horizontal input in the current row, oldest first (index k*hidden + f). Layer 0
+//!   reads its columns straight from `row`, which already holds them (and is never
+//!   stale in any colour).
+//! - `v_ctx` [batch, W, layers*2*hidden]: the vertical stack's contribution (1x1 link of
+//!   the pre-gate vertical maps of the row above) to every layer, per column.
+//!
+//! A pixel step is a chain of tiny ops whose cost is per-node overhead, so the graph
+//! keeps states flat (no reshapes), fuses biases into Gemm and splits gates in one op.
 //!
 //! Everything starts as zeros, which is exactly the zero padding of the full network
 //! above and left of the image (the link has no bias for this reason).
@@ -36,10 +40,7 @@ fn needs_row_index(cond: &Conditioning) -> bool {
 /// Inputs shared by both step graphs: conditioning (+ row index for spatial maps).
 /// Returns the conditioning value as the decoder's layers consume it, and the spatial
 /// map `[B, cs, W]` of the current row (spatial only).
-fn step_cond<B: Backend>(
-    g: &mut GraphBuilder,
-    model: &PixelModel<B>,
-) -> (CondValue, Option<String>) {
+fn step_cond<B: Backend>(g: &mut GraphBuilder, model: &PixelModel<B>) -> (CondValue, Option<String>) {
     let cond = model.spec.decoder_conditioning();
     let given = crate::full::cond_inputs(g, &cond);
     if !needs_row_index(&cond) {
@@ -64,11 +65,7 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let s = &model.spec;
     let (c, w, p, l) = (s.channels, s.width, s.hidden, s.layers);
     let mut g = GraphBuilder::new("pixelcnn_step_row");
-    let row = g.input(
-        "row",
-        Elem::U8,
-        &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)],
-    );
+    let row = g.input("row", Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)]);
     let past: Vec<String> = (0..l)
         .map(|k| {
             let dims = [
@@ -115,38 +112,29 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
         v_in = layers::gate(&mut g, &v_pre, p, 1);
     }
     let refs: Vec<&str> = links.iter().map(String::as_str).collect();
-    let cat = g.node("Concat", &refs, vec![("axis", Attr::Int(2))]); // [B, 2p, L, W]
-    let ctx = g.node(
-        "Transpose",
-        &[&cat],
-        vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
-    );
-    g.output(
-        "v_ctx",
-        &ctx,
-        Elem::F32,
-        &[
-            Dim::Sym(BATCH),
-            Dim::Fixed(l),
-            Dim::Fixed(2 * p),
-            Dim::Fixed(w),
-        ],
-    );
+    let cat = g.node("Concat", &refs, vec![("axis", Attr::Int(1))]); // [B, L*2p, 1, W]
+    let shape = g.ints("shape", &[0, (l * 2 * p) as i64, w as i64]);
+    let cat = g.node("Reshape", &[&cat, &shape], vec![]);
+    let ctx = g.node("Transpose", &[&cat], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let dims = [Dim::Sym(BATCH), Dim::Fixed(w), Dim::Fixed(l * 2 * p)];
+    g.output("v_ctx", &ctx, Elem::F32, &dims);
     Some(g)
 }
 
-/// A conv's effective weight as a `[in*kh*kw, out]` matrix, for MatMul on flattened
-/// windows, and its bias.
+/// A `1 x kw` (or 1x1) conv's effective weight as a `[kw*in, out]` matrix for a window
+/// flattened column by column (index k*in + i), and its bias.
 fn as_matmul<B: Backend>(g: &mut GraphBuilder, conv: &Conv<B>) -> (String, Option<String>) {
     let (dims, w) = values(conv.effective_weight());
-    let (o, k) = (dims[0], dims[1] * dims[2] * dims[3]);
-    let mut t = vec![0f32; o * k];
+    let (o, cin, kw) = (dims[0], dims[1], dims[2] * dims[3]);
+    let mut t = vec![0f32; o * cin * kw];
     for oi in 0..o {
-        for ki in 0..k {
-            t[ki * o + oi] = w[oi * k + ki];
+        for ci in 0..cin {
+            for k in 0..kw {
+                t[(k * cin + ci) * o + oi] = w[(oi * cin + ci) * kw + k];
+            }
         }
     }
-    let wn = g.weight("Wm", &[k, o], t);
+    let wn = g.weight("Wm", &[kw * cin, o], t);
     let bn = conv.bias.as_ref().map(|b| {
         let (bd, bv) = values(b.val());
         g.weight("Bm", &bd, bv)
@@ -154,13 +142,22 @@ fn as_matmul<B: Backend>(g: &mut GraphBuilder, conv: &Conv<B>) -> (String, Optio
     (wn, bn)
 }
 
+/// `x @ W (+ b)`, with the bias fused into one Gemm.
 fn dense<B: Backend>(g: &mut GraphBuilder, conv: &Conv<B>, x: &str) -> String {
     let (w, b) = as_matmul(g, conv);
-    let y = g.node("MatMul", &[x, &w], vec![]);
     match b {
-        Some(b) => g.node("Add", &[&y, &b], vec![]),
-        None => y,
+        Some(b) => g.node("Gemm", &[x, &w, &b], vec![]),
+        None => g.node("MatMul", &[x, &w], vec![]),
     }
+}
+
+/// `tanh(x[:, :p]) * sigmoid(x[:, p:])` on `[B, 2p]` with one Split.
+fn gate2d(g: &mut GraphBuilder, x: &str, p: usize) -> String {
+    let split = g.ints("split", &[p as i64, p as i64]);
+    let halves = g.node_multi("Split", &[x, &split], 2, vec![("axis", Attr::Int(1))]);
+    let t = g.node("Tanh", &[&halves[0]], vec![]);
+    let s = g.node("Sigmoid", &[&halves[1]], vec![]);
+    g.node("Mul", &[&t, &s], vec![])
 }
 
 /// Conditioning term `[B, 2p]` of one layer at the current pixel.
@@ -182,75 +179,66 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let s = &model.spec;
     let (c, w, p, l) = (s.channels, s.width, s.hidden, s.layers);
     let mut g = GraphBuilder::new("pixelcnn_step_pixel");
-    let row = g.input(
-        "row",
-        Elem::U8,
-        &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)],
-    );
+    let row = g.input("row", Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)]);
     let col = g.input("col", Elem::I64, &[]);
     let v_ctx = g.input(
         "v_ctx",
         Elem::F32,
-        &[
-            Dim::Sym(BATCH),
-            Dim::Fixed(l),
-            Dim::Fixed(2 * p),
-            Dim::Fixed(w),
-        ],
+        &[Dim::Sym(BATCH), Dim::Fixed(w), Dim::Fixed(l * 2 * p)],
     );
     let past: Vec<Option<String>> = (0..l)
         .map(|k| {
             (k > 0).then(|| {
-                let dims = [
-                    Dim::Sym(BATCH),
-                    Dim::Fixed(p),
-                    Dim::Fixed(s.horizontal_state_cols(k)),
-                ];
+                let dims = [Dim::Sym(BATCH), Dim::Fixed(s.horizontal_state_cols(k) * p)];
                 g.input(&format!("past_h.{k}"), Elem::F32, &dims)
             })
         })
         .collect();
     let (cond, map_row) = step_cond(&mut g, model);
-    let map_pixel = map_row.map(|m| g.node("Gather", &[&m, &col], vec![("axis", Attr::Int(2))])); // [B, cs]
-                                                                                                  // the vertical context of this column for every layer: [B, L, 2p]
-    let ctx = g.node("Gather", &[&v_ctx, &col], vec![("axis", Attr::Int(3))]);
-    // layer 0's window comes from the row itself: normalised, zero-padded on the left
+    // spatial conditioning: the map at this pixel, [B, cs]
+    let map_pixel = map_row.map(|m| g.node("Gather", &[&m, &col], vec![("axis", Attr::Int(2))]));
+    // the vertical context of this column, one [B, 2p] piece per layer
+    let ctx = g.node("Gather", &[&v_ctx, &col], vec![("axis", Attr::Int(1))]); // [B, L*2p]
+    let links = if l == 1 {
+        vec![ctx]
+    } else {
+        let split = g.ints("split", &vec![2 * p as i64; l]);
+        g.node_multi("Split", &[&ctx, &split], l, vec![("axis", Attr::Int(1))])
+    };
+    // layer 0's window comes from the row itself: normalised, zero-padded on the left;
+    // columns col-half0 ..= col are padded columns col ..= col+half0, gathered with a
+    // fixed-length index so every shape stays static (a data-dependent Slice would not)
     let half0 = s.horizontal_state_cols(0);
     let x = layers::normalize(&mut g, &row);
     let pads = g.ints("pads", &[0, 0, half0 as i64, 0, 0, 0]);
     let padded = g.node("Pad", &[&x, &pads], vec![]);
-    // columns col-half0 ..= col of the row are padded columns col ..= col+half0; a Gather
-    // of fixed length keeps every shape static (a data-dependent Slice would not)
     let offsets: Vec<i64> = (0..=half0 as i64).collect();
     let offsets = g.ints("window", &offsets);
     let idx = g.node("Add", &[&col, &offsets], vec![]);
-    let mut window = g.node("Gather", &[&padded, &idx], vec![("axis", Attr::Int(2))]); // [B, C, half0+1]
+    let win = g.node("Gather", &[&padded, &idx], vec![("axis", Attr::Int(2))]); // [B, C, half0+1]
+    let win = g.node("Transpose", &[&win], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let mut window = g.node("Flatten", &[&win], vec![("axis", Attr::Int(1))]); // [B, (half0+1)*C]
     let mut h_in = String::new();
     for (k, layer) in net.layers.iter().enumerate() {
         if k > 0 {
             let half = s.horizontal_state_cols(k);
-            let cur = layers::unsqueeze(&mut g, &h_in, &[2]);
             let past_k = past[k].as_ref().expect("state for layers >= 1");
-            window = g.node("Concat", &[past_k, &cur], vec![("axis", Attr::Int(2))]);
-            let present = layers::slice(&mut g, &window, 2, 1, half as i64 + 1);
+            window = g.node("Concat", &[past_k, &h_in], vec![("axis", Attr::Int(1))]);
+            let present = layers::slice(&mut g, &window, 1, p as i64, ((half + 1) * p) as i64);
             g.output(
                 &format!("present_h.{k}"),
                 &present,
                 Elem::F32,
-                &[Dim::Sym(BATCH), Dim::Fixed(p), Dim::Fixed(half)],
+                &[Dim::Sym(BATCH), Dim::Fixed(half * p)],
             );
         }
-        let flat = g.node("Flatten", &[&window], vec![("axis", Attr::Int(1))]);
-        let mut h_pre = dense(&mut g, &layer.h_conv, &flat);
-        let idx = g.ints("layer", &[k as i64]);
-        let link = g.node("Gather", &[&ctx, &idx], vec![("axis", Attr::Int(1))]); // [B, 1, 2p]
-        let link = g.node("Flatten", &[&link], vec![("axis", Attr::Int(1))]);
-        h_pre = g.node("Add", &[&h_pre, &link], vec![]);
+        let mut h_pre = dense(&mut g, &layer.h_conv, &window);
+        h_pre = g.node("Add", &[&h_pre, &links[k]], vec![]);
         if let Some(proj) = &layer.h_cond {
             let t = pixel_cond(&mut g, proj, &cond, &map_pixel);
             h_pre = g.node("Add", &[&h_pre, &t], vec![]);
         }
-        let gated = layers::gate(&mut g, &h_pre, p, 1);
+        let gated = gate2d(&mut g, &h_pre, p);
         let mut h_out = dense(&mut g, &layer.h_out, &gated);
         if layer.residual {
             h_out = g.node("Add", &[&h_out, &h_in], vec![]);

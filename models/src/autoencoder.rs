@@ -28,19 +28,11 @@ pub fn downsampled(n: usize) -> usize {
 pub const ENCODER_STRIDE: usize = 2;
 
 impl<B: Backend> Encoder<B> {
-    pub fn new(
-        spec: &ModelSpec,
-        enc: &EncoderSpec,
-        rng: &mut ChaCha8Rng,
-        device: &B::Device,
-    ) -> Self {
+    pub fn new(spec: &ModelSpec, enc: &EncoderSpec, rng: &mut ChaCha8Rng, device: &B::Device) -> Self {
         let e = enc.hidden;
-        let conv1 = Conv::new([e, spec.channels, 3, 3], true, None, [1; 4], rng, device)
-            .with_stride(ENCODER_STRIDE);
-        let conv2 =
-            Conv::new([e, e, 3, 3], true, None, [1; 4], rng, device).with_stride(ENCODER_STRIDE);
-        let feats =
-            e * downsampled(downsampled(spec.height)) * downsampled(downsampled(spec.width));
+        let conv1 = Conv::new([e, spec.channels, 3, 3], true, None, [1; 4], rng, device).with_stride(ENCODER_STRIDE);
+        let conv2 = Conv::new([e, e, 3, 3], true, None, [1; 4], rng, device).with_stride(ENCODER_STRIDE);
+        let feats = e * downsampled(downsampled(spec.height)) * downsampled(downsampled(spec.width));
         let bound = 1.0 / (feats as f32).sqrt();
         let m = enc.bottleneck;
         Self {
@@ -50,10 +42,7 @@ impl<B: Backend> Encoder<B> {
                 TensorData::new(uniform(rng, feats * m, bound), [feats, m]),
                 device,
             )),
-            linear_b: Param::from_tensor(Tensor::from_data(
-                TensorData::new(uniform(rng, m, bound), [m]),
-                device,
-            )),
+            linear_b: Param::from_tensor(Tensor::from_data(TensorData::new(uniform(rng, m, bound), [m]), device)),
         }
     }
 

@@ -29,9 +29,7 @@ impl FromStr for BackendKind {
             "cpu" | "candle" => Ok(Self::Cpu),
             "ndarray" => Ok(Self::NdArray),
             "cuda" => Ok(Self::Cuda),
-            other => Err(format!(
-                "unknown backend `{other}`: expected cpu, ndarray or cuda"
-            )),
+            other => Err(format!("unknown backend `{other}`: expected cpu, ndarray or cuda")),
         }
     }
 }

@@ -29,12 +29,7 @@ pub struct PixelCnn<B: Backend> {
 }
 
 impl<B: Backend> PixelCnn<B> {
-    pub fn new(
-        spec: &ModelSpec,
-        cond: &Conditioning,
-        rng: &mut ChaCha8Rng,
-        device: &B::Device,
-    ) -> Self {
+    pub fn new(spec: &ModelSpec, cond: &Conditioning, rng: &mut ChaCha8Rng, device: &B::Device) -> Self {
         let p = spec.hidden;
         let layers = (0..spec.layers)
             .map(|l| {
@@ -59,11 +54,7 @@ impl<B: Backend> PixelCnn<B> {
     pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
         let mut h = x;
         for (l, layer) in self.layers.iter().enumerate() {
-            let input = if l == 0 {
-                h.clone()
-            } else {
-                activation::relu(h.clone())
-            };
+            let input = if l == 0 { h.clone() } else { activation::relu(h.clone()) };
             let mut y = layer.conv.forward(input);
             if let Some(c) = &layer.cond {
                 y = y + c.forward(cond);

@@ -61,11 +61,7 @@ pub fn step_name(step: u64) -> String {
 
 /// Writes `files` as the checkpoint directory `parent/name`, atomically. An existing
 /// checkpoint of that name is replaced.
-pub fn write_atomic(
-    parent: &Path,
-    name: &str,
-    files: &[(&str, Vec<u8>)],
-) -> Result<PathBuf, CheckpointError> {
+pub fn write_atomic(parent: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> Result<PathBuf, CheckpointError> {
     fs::create_dir_all(parent).map_err(io_err(parent))?;
     let tmp = parent.join(format!(".tmp-{name}"));
     if tmp.exists() {
@@ -102,8 +98,8 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
 pub fn read_file(dir: &Path, file: &str) -> Result<Vec<u8>, CheckpointError> {
     let mpath = dir.join(MANIFEST_FILE);
     let mtext = fs::read(&mpath).map_err(io_err(&mpath))?;
-    let manifest: Manifest = serde_json::from_slice(&mtext)
-        .map_err(|e| invalid(&mpath, format!("not a checkpoint manifest: {e}")))?;
+    let manifest: Manifest =
+        serde_json::from_slice(&mtext).map_err(|e| invalid(&mpath, format!("not a checkpoint manifest: {e}")))?;
     let path = dir.join(file);
     let bytes = fs::read(&path).map_err(io_err(&path))?;
     let (_, crc, len) = manifest
@@ -133,10 +129,7 @@ pub fn list(run_dir: &Path) -> Result<Vec<(u64, PathBuf)>, CheckpointError> {
     for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
         let entry = entry.map_err(io_err(&dir))?;
         let name = entry.file_name().to_string_lossy().to_string();
-        if let Some(step) = name
-            .strip_prefix("step-")
-            .and_then(|s| s.parse::<u64>().ok())
-        {
+        if let Some(step) = name.strip_prefix("step-").and_then(|s| s.parse::<u64>().ok()) {
             out.push((step, entry.path()));
         }
     }
@@ -146,10 +139,12 @@ pub fn list(run_dir: &Path) -> Result<Vec<(u64, PathBuf)>, CheckpointError> {
 
 /// The newest checkpoint of a run.
 pub fn latest(run_dir: &Path) -> Result<PathBuf, CheckpointError> {
-    list(run_dir)?
-        .pop()
-        .map(|(_, p)| p)
-        .ok_or_else(|| invalid(&run_dir.join(CHECKPOINTS), "no checkpoint found (expected step-* directories; was `trainer fit` run with this --out?)"))
+    list(run_dir)?.pop().map(|(_, p)| p).ok_or_else(|| {
+        invalid(
+            &run_dir.join(CHECKPOINTS),
+            "no checkpoint found (expected step-* directories; was `trainer fit` run with this --out?)",
+        )
+    })
 }
 
 /// The spec stored in a checkpoint.
@@ -182,14 +177,10 @@ pub fn record_from_bytes<B: Backend, R: burn::record::Record<B>>(
 }
 
 /// Loads the model (spec + weights) of a checkpoint directory.
-pub fn load_model<B: Backend>(
-    dir: &Path,
-    device: &B::Device,
-) -> Result<PixelModel<B>, CheckpointError> {
+pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelModel<B>, CheckpointError> {
     let spec = read_spec(dir)?;
     let bytes = read_file(dir, MODEL_FILE)?;
-    let record =
-        record_from_bytes::<B, _>(bytes, device).map_err(|e| invalid(&dir.join(MODEL_FILE), e))?;
+    let record = record_from_bytes::<B, _>(bytes, device).map_err(|e| invalid(&dir.join(MODEL_FILE), e))?;
     Ok(PixelModel::new(&spec, 0, device).load_record(record))
 }
 

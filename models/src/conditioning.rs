@@ -43,10 +43,9 @@ impl<B: Backend> Condition<B> {
                 CondFeatures::Dense(labels.clone().one_hot::<2>(*classes).float())
             }
             (Conditioning::Vector { .. }, Condition::Vector(h)) => CondFeatures::Dense(h.clone()),
-            (Conditioning::Spatial { .. }, Condition::Vector(h)) => CondFeatures::Map(
-                map.expect("spatial conditioning has a map network")
-                    .forward(h.clone()),
-            ),
+            (Conditioning::Spatial { .. }, Condition::Vector(h)) => {
+                CondFeatures::Map(map.expect("spatial conditioning has a map network").forward(h.clone()))
+            }
             (kind, given) => panic!("model conditioned on {kind:?} was given {given:?}"),
         }
     }
@@ -62,12 +61,7 @@ pub struct CondProjection<B: Backend> {
 
 impl<B: Backend> CondProjection<B> {
     /// `None` for an unconditional model.
-    pub fn new(
-        kind: &Conditioning,
-        out: usize,
-        rng: &mut ChaCha8Rng,
-        device: &B::Device,
-    ) -> Option<Self> {
+    pub fn new(kind: &Conditioning, out: usize, rng: &mut ChaCha8Rng, device: &B::Device) -> Option<Self> {
         let input = match kind {
             Conditioning::None => return None,
             Conditioning::Class { classes } => *classes,
@@ -81,10 +75,7 @@ impl<B: Backend> CondProjection<B> {
             }
         };
         let bound = 1.0 / (input as f32).sqrt();
-        let w = Tensor::from_data(
-            TensorData::new(uniform(rng, input * out, bound), [input, out]),
-            device,
-        );
+        let w = Tensor::from_data(TensorData::new(uniform(rng, input * out, bound), [input, out]), device);
         Some(Self {
             dense: Some(Param::from_tensor(w)),
             map: None,
@@ -150,10 +141,7 @@ impl<B: Backend> SpatialMap<B> {
         let (b2, _) = param(rng, vec![channels], fan);
         let k = UP_KERNEL;
         Self {
-            linear_w: Param::from_tensor(Tensor::from_data(
-                TensorData::new(lw, [lws[0], lws[1]]),
-                device,
-            )),
+            linear_w: Param::from_tensor(Tensor::from_data(TensorData::new(lw, [lws[0], lws[1]]), device)),
             linear_b: Param::from_tensor(Tensor::from_data(TensorData::new(lb, [n]), device)),
             up1_w: Param::from_tensor(Tensor::from_data(
                 TensorData::new(w1, [channels, channels, k, k]),
@@ -172,8 +160,7 @@ impl<B: Backend> SpatialMap<B> {
     pub fn forward(&self, h: Tensor<B, 2>) -> Tensor<B, 4> {
         let [b, _] = h.dims();
         let [c, bh, bw] = self.base;
-        let x = (h.matmul(self.linear_w.val()) + self.linear_b.val().unsqueeze::<2>())
-            .reshape([b, c, bh, bw]);
+        let x = (h.matmul(self.linear_w.val()) + self.linear_b.val().unsqueeze::<2>()).reshape([b, c, bh, bw]);
         let x = activation::relu(x);
         let opts = || ConvTransposeOptions::new([UP_STRIDE; 2], [UP_PAD; 2], [0, 0], [1, 1], 1);
         let x = conv_transpose2d(x, self.up1_w.val(), Some(self.up1_b.val()), opts());

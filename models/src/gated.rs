@@ -52,13 +52,7 @@ pub fn shift_down<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
 }
 
 impl<B: Backend> GatedLayer<B> {
-    pub fn new(
-        spec: &ModelSpec,
-        cond: &Conditioning,
-        layer: usize,
-        rng: &mut ChaCha8Rng,
-        device: &B::Device,
-    ) -> Self {
+    pub fn new(spec: &ModelSpec, cond: &Conditioning, layer: usize, rng: &mut ChaCha8Rng, device: &B::Device) -> Self {
         let p = spec.hidden;
         let n = spec.kernel_of(layer);
         let half = n / 2;
@@ -97,18 +91,12 @@ impl<B: Backend> GatedLayer<B> {
     }
 
     /// One layer on whole images: `(v, h) -> (v', h')`.
-    pub fn forward(
-        &self,
-        v: Tensor<B, 4>,
-        h: Tensor<B, 4>,
-        cond: &CondFeatures<B>,
-    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    pub fn forward(&self, v: Tensor<B, 4>, h: Tensor<B, 4>, cond: &CondFeatures<B>) -> (Tensor<B, 4>, Tensor<B, 4>) {
         let mut v_pre = self.v_conv.forward(v);
         if let Some(c) = &self.v_cond {
             v_pre = v_pre + c.forward(cond);
         }
-        let mut h_pre =
-            self.h_conv.forward(h.clone()) + self.link.forward(shift_down(v_pre.clone()));
+        let mut h_pre = self.h_conv.forward(h.clone()) + self.link.forward(shift_down(v_pre.clone()));
         if let Some(c) = &self.h_cond {
             h_pre = h_pre + c.forward(cond);
         }
@@ -128,12 +116,7 @@ pub struct GatedPixelCnn<B: Backend> {
 
 impl<B: Backend> GatedPixelCnn<B> {
     /// `cond` is the decoder's conditioning (for the auto-encoder, its bottleneck).
-    pub fn new(
-        spec: &ModelSpec,
-        cond: &Conditioning,
-        rng: &mut ChaCha8Rng,
-        device: &B::Device,
-    ) -> Self {
+    pub fn new(spec: &ModelSpec, cond: &Conditioning, rng: &mut ChaCha8Rng, device: &B::Device) -> Self {
         let layers = (0..spec.layers)
             .map(|l| GatedLayer::new(spec, cond, l, rng, device))
             .collect();

@@ -22,11 +22,7 @@ impl<B: Backend> Head<B> {
         let hidden = Conv::new(
             [q, p, 1, 1],
             true,
-            Some(masks::pointwise(
-                MaskKind::B,
-                &spec.groups(q),
-                &spec.groups(p),
-            )),
+            Some(masks::pointwise(MaskKind::B, &spec.groups(q), &spec.groups(p))),
             [0; 4],
             rng,
             device,
@@ -34,11 +30,7 @@ impl<B: Backend> Head<B> {
         let out = Conv::new(
             [o, q, 1, 1],
             true,
-            Some(masks::pointwise(
-                MaskKind::B,
-                &spec.groups(o),
-                &spec.groups(q),
-            )),
+            Some(masks::pointwise(MaskKind::B, &spec.groups(o), &spec.groups(q))),
             [0; 4],
             rng,
             device,

@@ -26,12 +26,7 @@ pub fn group_allows(kind: MaskKind, go: usize, gi: usize) -> bool {
 /// Mask of a `1 x kw` horizontal-stack kernel whose last tap is the current pixel;
 /// `out_groups`/`in_groups` give each feature's colour group (see `ModelSpec::groups`
 /// and `ModelSpec::gate_groups`).
-pub fn horizontal(
-    kind: MaskKind,
-    out_groups: &[usize],
-    in_groups: &[usize],
-    kw: usize,
-) -> Vec<f32> {
+pub fn horizontal(kind: MaskKind, out_groups: &[usize], in_groups: &[usize], kw: usize) -> Vec<f32> {
     let (cout, cin) = (out_groups.len(), in_groups.len());
     let mut m = vec![1.0; cout * cin * kw];
     for (o, &go) in out_groups.iter().enumerate() {
@@ -59,9 +54,7 @@ pub fn full(kind: MaskKind, out_groups: &[usize], in_groups: &[usize], n: usize)
         for (i, &gi) in in_groups.iter().enumerate() {
             for r in 0..n {
                 for s in 0..n {
-                    let allowed = r < c
-                        || (r == c && s < c)
-                        || (r == c && s == c && group_allows(kind, go, gi));
+                    let allowed = r < c || (r == c && s < c) || (r == c && s == c && group_allows(kind, go, gi));
                     if allowed {
                         m[((o * cin + i) * n + r) * n + s] = 1.0;
                     }

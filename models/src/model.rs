@@ -41,16 +41,10 @@ impl<B: Backend> PixelModel<B> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let cond = spec.decoder_conditioning();
         let (gated, baseline) = match spec.arch {
-            Arch::Gated | Arch::Autoencoder => (
-                Some(GatedPixelCnn::new(spec, &cond, &mut rng, device)),
-                None,
-            ),
+            Arch::Gated | Arch::Autoencoder => (Some(GatedPixelCnn::new(spec, &cond, &mut rng, device)), None),
             Arch::Pixelcnn => (None, Some(PixelCnn::new(spec, &cond, &mut rng, device))),
         };
-        let encoder = spec
-            .encoder
-            .as_ref()
-            .map(|e| Encoder::new(spec, e, &mut rng, device));
+        let encoder = spec.encoder.as_ref().map(|e| Encoder::new(spec, e, &mut rng, device));
         let spatial_map = match cond {
             Conditioning::Spatial { dim, map_channels } => Some(SpatialMap::new(
                 dim,
@@ -87,9 +81,7 @@ impl<B: Backend> PixelModel<B> {
             (_, Some(p)) => p.forward(x, &features),
             _ => unreachable!("a model has one decoder"),
         };
-        logits
-            .reshape([b, c, LEVELS, h, w])
-            .permute([0, 1, 3, 4, 2])
+        logits.reshape([b, c, LEVELS, h, w]).permute([0, 1, 3, 4, 2])
     }
 
     /// The encoder's bottleneck for images (auto-encoder only).

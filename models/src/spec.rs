@@ -118,10 +118,7 @@ impl ModelSpec {
     /// Checks every constraint the models and graphs rely on.
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.channels != 1 && self.channels != 3 {
-            return Err(bad(
-                "channels",
-                format!("expected 1 or 3, got {}", self.channels),
-            ));
+            return Err(bad("channels", format!("expected 1 or 3, got {}", self.channels)));
         }
         if self.height == 0 || self.width == 0 {
             return Err(bad("height/width", "must be positive"));
@@ -139,10 +136,7 @@ impl ModelSpec {
             ));
         }
         if self.head_hidden < self.channels {
-            return Err(bad(
-                "head_hidden",
-                format!("must be at least {}", self.channels),
-            ));
+            return Err(bad("head_hidden", format!("must be at least {}", self.channels)));
         }
         for (field, k) in [("first_kernel", self.first_kernel), ("kernel", self.kernel)] {
             if k < 3 || k % 2 == 0 {
@@ -174,12 +168,7 @@ impl ModelSpec {
             _ => {}
         }
         match (self.arch, &self.encoder) {
-            (Arch::Autoencoder, None) => {
-                return Err(bad(
-                    "encoder",
-                    "arch `autoencoder` needs an `encoder` section",
-                ))
-            }
+            (Arch::Autoencoder, None) => return Err(bad("encoder", "arch `autoencoder` needs an `encoder` section")),
             (Arch::Autoencoder, Some(enc)) => {
                 if enc.bottleneck == 0 || enc.hidden == 0 {
                     return Err(bad("encoder", "bottleneck and hidden must be positive"));
@@ -206,9 +195,7 @@ impl ModelSpec {
     /// bottleneck's size, produced by the encoder.
     pub fn decoder_conditioning(&self) -> Conditioning {
         match (&self.arch, &self.encoder) {
-            (Arch::Autoencoder, Some(enc)) => Conditioning::Vector {
-                dim: enc.bottleneck,
-            },
+            (Arch::Autoencoder, Some(enc)) => Conditioning::Vector { dim: enc.bottleneck },
             _ => self.conditioning.clone(),
         }
     }
@@ -268,8 +255,7 @@ impl ModelSpec {
 
     /// Parses and validates a spec from JSON.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let spec: ModelSpec =
-            serde_json::from_str(text).map_err(|e| format!("model spec JSON: {e}"))?;
+        let spec: ModelSpec = serde_json::from_str(text).map_err(|e| format!("model spec JSON: {e}"))?;
         spec.validate().map_err(|e| e.to_string())?;
         Ok(spec)
     }

@@ -73,7 +73,11 @@ pub struct Cli {
 
 fn read_vectors(path: &PathBuf, dim: usize) -> anyhow::Result<(Vec<f32>, usize)> {
     let (v, rows, d) = crate::npy::read_matrix(path)?;
-    anyhow::ensure!(d == dim, "{}: vectors have {d} columns, the model expects {dim}", path.display());
+    anyhow::ensure!(
+        d == dim,
+        "{}: vectors have {d} columns, the model expects {dim}",
+        path.display()
+    );
     Ok((v, rows))
 }
 
@@ -100,12 +104,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     // conditioning for all n images
     let cond = match spec.decoder_conditioning() {
         Conditioning::None => {
-            anyhow::ensure!(cli.label.is_none() && cli.cond.is_none(), "this model is unconditional: drop --label/--cond");
+            anyhow::ensure!(
+                cli.label.is_none() && cli.cond.is_none(),
+                "this model is unconditional: drop --label/--cond"
+            );
             CondInput::None
         }
         Conditioning::Class { classes } => {
-            let l = cli.label.ok_or_else(|| anyhow::anyhow!("this model is class-conditional: pass --label K (0..{classes})"))?;
-            anyhow::ensure!(l >= 0 && (l as usize) < classes, "--label {l}: the model has classes 0..{classes}");
+            let l = cli
+                .label
+                .ok_or_else(|| anyhow::anyhow!("this model is class-conditional: pass --label K (0..{classes})"))?;
+            anyhow::ensure!(
+                l >= 0 && (l as usize) < classes,
+                "--label {l}: the model has classes 0..{classes}"
+            );
             CondInput::Labels(vec![l; n])
         }
         _ => {
@@ -116,7 +128,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::ensure!(cli.steps >= 2, "--steps must be at least 2");
                 let steps = cli.steps;
                 let rows = (n / steps).max(1);
-                anyhow::ensure!(n == rows * steps, "--interpolate: --n ({n}) must be a multiple of --steps ({steps})");
+                anyhow::ensure!(
+                    n == rows * steps,
+                    "--interpolate: --n ({n}) must be a multiple of --steps ({steps})"
+                );
                 cols = steps;
                 let mut v = Vec::with_capacity(n * dim);
                 for r in 0..rows {
@@ -129,7 +144,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 CondInput::Vectors(v, dim)
             } else if let Some(img) = &cli.reconstruct {
                 let x = read_image(img, spec.channels, spec.height, spec.width)?;
-                let (contract, path) = export.graph("encoder").map_err(|e| anyhow::anyhow!("--reconstruct needs an auto-encoder: {e}"))?;
+                let (contract, path) = export
+                    .graph("encoder")
+                    .map_err(|e| anyhow::anyhow!("--reconstruct needs an auto-encoder: {e}"))?;
                 let mut enc = Graph::load(&EngineKind::Ort, &path, contract, 1)?;
                 let arr = ArrayD::from_shape_vec(IxDyn(&[1, spec.channels, spec.height, spec.width]), x)?;
                 let h = enc.run(&[("image", Input::U8(arr.view()))])?.remove(0);
@@ -137,8 +154,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 CondInput::Vectors((0..n).flat_map(|_| h.clone()).collect(), dim)
             } else if let Some(path) = &cli.cond {
                 let (v, rows) = read_vectors(path, dim)?;
-                anyhow::ensure!(rows == 1 || rows >= n, "{}: {rows} rows for {n} images (give 1 or at least n)", path.display());
-                let v = if rows == 1 { (0..n).flat_map(|_| v.clone()).collect() } else { v[..n * dim].to_vec() };
+                anyhow::ensure!(
+                    rows == 1 || rows >= n,
+                    "{}: {rows} rows for {n} images (give 1 or at least n)",
+                    path.display()
+                );
+                let v = if rows == 1 {
+                    (0..n).flat_map(|_| v.clone()).collect()
+                } else {
+                    v[..n * dim].to_vec()
+                };
                 CondInput::Vectors(v, dim)
             } else {
                 anyhow::bail!("this model is conditioned on {dim}-dim vectors: pass --cond FILE.npy, --interpolate A.npy B.npy or --reconstruct IMG")
@@ -147,7 +172,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let prefix = match &cli.complete {
         Some(img) => {
-            anyhow::ensure!(cli.rows <= spec.height, "--rows {} exceeds the image height {}", cli.rows, spec.height);
+            anyhow::ensure!(
+                cli.rows <= spec.height,
+                "--rows {} exceeds the image height {}",
+                cli.rows,
+                spec.height
+            );
             let x = read_image(img, spec.channels, spec.height, spec.width)?;
             Some(x)
         }
@@ -158,7 +188,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut s = sampler::open(&export, &engine, cli.mode, batch)?;
     let load_s = t_load.elapsed().as_secs_f64();
     let bar = ProgressBar::new((spec.height * spec.width * n.div_ceil(batch)) as u64);
-    bar.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} pixels {msg}").expect("template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} pixels {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     let mut images = Vec::with_capacity(n * spec.dims());
     let t = Instant::now();
     let mut start = 0;
@@ -170,12 +204,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         let cond_chunk = match &cond {
             CondInput::None => CondInput::None,
             CondInput::Labels(l) => CondInput::Labels((0..batch).map(|k| l[pick(k)]).collect()),
-            CondInput::Vectors(v, d) => CondInput::Vectors((0..batch).flat_map(|k| v[pick(k) * d..(pick(k) + 1) * d].to_vec()).collect(), *d),
+            CondInput::Vectors(v, d) => CondInput::Vectors(
+                (0..batch)
+                    .flat_map(|k| v[pick(k) * d..(pick(k) + 1) * d].to_vec())
+                    .collect(),
+                *d,
+            ),
         };
         let req = SampleRequest {
             cond: cond_chunk,
             seeds: (0..batch).map(|k| seeds[pick(k)]).collect(),
-            prefix: prefix.as_ref().map(|x| ((0..batch).flat_map(|_| x.clone()).collect(), cli.rows)),
+            prefix: prefix
+                .as_ref()
+                .map(|x| ((0..batch).flat_map(|_| x.clone()).collect(), cli.rows)),
             temperature: cli.temperature,
         };
         let base = (chunk * spec.height * spec.width) as u64;

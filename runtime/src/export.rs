@@ -33,10 +33,8 @@ pub fn read_metadata(path: &Path) -> anyhow::Result<(ModelSpec, Contract)> {
                 )
             })
     };
-    let spec = ModelSpec::from_json(&get(SPEC_KEY)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let contract = Contract::from_json(&get(CONTRACT_KEY)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let spec = ModelSpec::from_json(&get(SPEC_KEY)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let contract = Contract::from_json(&get(CONTRACT_KEY)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok((spec, contract))
 }
 

@@ -8,22 +8,17 @@ use ort::session::builder::SessionBuilder;
 use crate::engine::EngineKind;
 
 /// Registers the providers `kind` asks for (none for CPU).
-pub fn register_providers(
-    builder: SessionBuilder,
-    kind: &EngineKind,
-) -> anyhow::Result<SessionBuilder> {
+pub fn register_providers(builder: SessionBuilder, kind: &EngineKind) -> anyhow::Result<SessionBuilder> {
     match kind {
         EngineKind::Ort | EngineKind::Tract => Ok(builder),
         EngineKind::OrtCuda { fallback } => {
             let cuda = ep::CUDA::default().build();
-            let cuda = if *fallback {
-                cuda
-            } else {
-                cuda.error_on_failure()
-            };
-            builder
-                .with_execution_providers([cuda])
-                .map_err(|e| anyhow::anyhow!("CUDA execution provider could not be registered: {e} (pass --fallback to run on CPU instead)"))
+            let cuda = if *fallback { cuda } else { cuda.error_on_failure() };
+            builder.with_execution_providers([cuda]).map_err(|e| {
+                anyhow::anyhow!(
+                    "CUDA execution provider could not be registered: {e} (pass --fallback to run on CPU instead)"
+                )
+            })
         }
         EngineKind::OrtTensorRt {
             fallback,
@@ -37,11 +32,7 @@ pub fn register_providers(
                     .with_engine_cache_path(dir.display().to_string());
             }
             let trt = trt.build();
-            let trt = if *fallback {
-                trt
-            } else {
-                trt.error_on_failure()
-            };
+            let trt = if *fallback { trt } else { trt.error_on_failure() };
             // CUDA after TensorRT so nodes TensorRT rejects still run on the GPU
             builder
                 .with_execution_providers([trt, ep::CUDA::default().build()])

@@ -27,11 +27,7 @@ pub fn write_grid(
         for i in 0..h {
             for j in 0..w {
                 let px = |ch: usize| img[ch * h * w + i * w + j];
-                let rgb = if c == 1 {
-                    [px(0); 3]
-                } else {
-                    [px(0), px(1), px(2)]
-                };
+                let rgb = if c == 1 { [px(0); 3] } else { [px(0), px(1), px(2)] };
                 canvas.put_pixel((ox + j) as u32, (oy + i) as u32, image::Rgb(rgb));
             }
         }
@@ -48,8 +44,7 @@ pub fn write_grid(
 
 /// Reads an image file as `[C, H, W]` uint8 with the given channel count and size.
 pub fn read_image(path: &Path, c: usize, h: usize, w: usize) -> anyhow::Result<Vec<u8>> {
-    let img = image::open(path)
-        .map_err(|e| anyhow::anyhow!("{}: not a readable image: {e}", path.display()))?;
+    let img = image::open(path).map_err(|e| anyhow::anyhow!("{}: not a readable image: {e}", path.display()))?;
     anyhow::ensure!(
         img.width() as usize == w && img.height() as usize == h,
         "{}: image is {}x{}, the model expects {w}x{h} (WxH)",

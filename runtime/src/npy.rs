@@ -23,8 +23,7 @@ fn data_err(path: &Path, problem: impl Into<String>) -> NpyError {
 /// Returns (row-major values, rows, columns).
 pub fn read_matrix(path: &Path) -> Result<(Vec<f32>, usize, usize), NpyError> {
     let bytes = std::fs::read(path).map_err(|e| data_err(path, e.to_string()))?;
-    let npy = npyz::NpyFile::new(&bytes[..])
-        .map_err(|e| data_err(path, format!("not a .npy file: {e}")))?;
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| data_err(path, format!("not a .npy file: {e}")))?;
     let shape = npy.shape().to_vec();
     if shape.len() != 2 {
         return Err(data_err(
@@ -38,21 +37,14 @@ pub fn read_matrix(path: &Path) -> Result<(Vec<f32>, usize, usize), NpyError> {
     let (rows, cols) = (shape[0] as usize, shape[1] as usize);
     let dtype = npy.dtype();
     let values: Vec<f32> = match dtype.descr().trim_matches('\'') {
-        "<f4" => npy
-            .into_vec::<f32>()
-            .map_err(|e| data_err(path, e.to_string()))?,
+        "<f4" => npy.into_vec::<f32>().map_err(|e| data_err(path, e.to_string()))?,
         "<f8" => npy
             .into_vec::<f64>()
             .map_err(|e| data_err(path, e.to_string()))?
             .into_iter()
             .map(|v| v as f32)
             .collect(),
-        other => {
-            return Err(data_err(
-                path,
-                format!("dtype {other}: expected float32 or float64"),
-            ))
-        }
+        other => return Err(data_err(path, format!("dtype {other}: expected float32 or float64"))),
     };
     if values.len() != rows * cols {
         return Err(data_err(path, "truncated data"));
@@ -61,12 +53,7 @@ pub fn read_matrix(path: &Path) -> Result<(Vec<f32>, usize, usize), NpyError> {
 }
 
 /// Writes a float32 matrix as `.npy`.
-pub fn write_matrix(
-    path: &Path,
-    values: &[f32],
-    rows: usize,
-    cols: usize,
-) -> Result<(), NpyError> {
+pub fn write_matrix(path: &Path, values: &[f32], rows: usize, cols: usize) -> Result<(), NpyError> {
     let file = std::fs::File::create(path).map_err(|e| data_err(path, e.to_string()))?;
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
@@ -89,7 +76,8 @@ pub fn write_images(path: &Path, values: &[u8], shape: [usize; 4]) -> Result<(),
         .writer(std::io::BufWriter::new(file))
         .begin_nd()
         .map_err(|e| data_err(path, e.to_string()))?;
-    w.extend(values.iter().copied()).map_err(|e| data_err(path, e.to_string()))?;
+    w.extend(values.iter().copied())
+        .map_err(|e| data_err(path, e.to_string()))?;
     w.finish().map_err(|e| data_err(path, e.to_string()))?;
     Ok(())
 }
@@ -103,15 +91,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("v.npy");
         write_matrix(&p, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3).unwrap();
-        assert_eq!(
-            read_matrix(&p).unwrap(),
-            (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3)
-        );
+        assert_eq!(read_matrix(&p).unwrap(), (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3));
         let bad = dir.path().join("bad.npy");
         std::fs::write(&bad, b"hello").unwrap();
-        assert!(read_matrix(&bad)
-            .unwrap_err()
-            .to_string()
-            .contains("bad.npy"));
+        assert!(read_matrix(&bad).unwrap_err().to_string().contains("bad.npy"));
     }
 }

@@ -46,9 +46,7 @@ pub fn sample_logits(logits: &[f32], temperature: f64, rng: &mut SplitMix64) -> 
 /// The inverse-CDF rule, separated for tests.
 pub fn inverse_cdf(logits: &[f32], temperature: f64, u: f64) -> u8 {
     let t = temperature.max(1e-6);
-    let max = logits
-        .iter()
-        .fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
     let mut probs = [0f64; 256];
     let mut total = 0.0;
     for (p, &l) in probs.iter_mut().zip(logits) {

@@ -38,11 +38,7 @@ pub trait Sampler {
     /// Images per call (fixed when the sampler is built).
     fn batch(&self) -> usize;
     /// `progress(done, total)` is called after every pixel.
-    fn sample(
-        &mut self,
-        req: &SampleRequest,
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> anyhow::Result<Vec<u8>>;
+    fn sample(&mut self, req: &SampleRequest, progress: &mut dyn FnMut(usize, usize)) -> anyhow::Result<Vec<u8>>;
 }
 
 /// Which sampler.
@@ -64,12 +60,7 @@ impl std::str::FromStr for Mode {
 }
 
 /// Builds a sampler for `batch` images per call.
-pub fn open(
-    export: &Export,
-    engine: &EngineKind,
-    mode: Mode,
-    batch: usize,
-) -> anyhow::Result<Box<dyn Sampler>> {
+pub fn open(export: &Export, engine: &EngineKind, mode: Mode, batch: usize) -> anyhow::Result<Box<dyn Sampler>> {
     Ok(match mode {
         Mode::Cached => Box::new(CachedSampler::new(export, engine, batch)?),
         Mode::Naive => Box::new(NaiveSampler::new(export, engine, batch)?),
@@ -96,10 +87,7 @@ fn cond_arrays(spec: &ModelSpec, cond: &CondInput, n: usize) -> anyhow::Result<C
             }
             out.label = Some(ArrayD::from_shape_vec(IxDyn(&[n]), l.clone())?);
         }
-        (
-            Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. },
-            CondInput::Vectors(v, d),
-        ) => {
+        (Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. }, CondInput::Vectors(v, d)) => {
             anyhow::ensure!(
                 *d == dim,
                 "conditioning vectors have {d} columns, the model expects {dim}"
@@ -119,11 +107,7 @@ fn cond_arrays(spec: &ModelSpec, cond: &CondInput, n: usize) -> anyhow::Result<C
 }
 
 fn check_request(spec: &ModelSpec, req: &SampleRequest, n: usize) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        req.seeds.len() == n,
-        "{} seeds for a batch of {n}",
-        req.seeds.len()
-    );
+    anyhow::ensure!(req.seeds.len() == n, "{} seeds for a batch of {n}", req.seeds.len());
     anyhow::ensure!(req.temperature > 0.0, "temperature must be positive");
     if let Some((img, rows)) = &req.prefix {
         anyhow::ensure!(
@@ -132,11 +116,7 @@ fn check_request(spec: &ModelSpec, req: &SampleRequest, n: usize) -> anyhow::Res
             img.len(),
             spec.dims()
         );
-        anyhow::ensure!(
-            *rows <= spec.height,
-            "completion keeps {rows} rows of {}",
-            spec.height
-        );
+        anyhow::ensure!(*rows <= spec.height, "completion keeps {rows} rows of {}", spec.height);
     }
     Ok(())
 }
@@ -174,21 +154,14 @@ impl Sampler for NaiveSampler {
         self.model.batch
     }
 
-    fn sample(
-        &mut self,
-        req: &SampleRequest,
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> anyhow::Result<Vec<u8>> {
+    fn sample(&mut self, req: &SampleRequest, progress: &mut dyn FnMut(usize, usize)) -> anyhow::Result<Vec<u8>> {
         let n = self.batch();
         check_request(&self.spec, req, n)?;
         let s = &self.spec;
         let (c, h, w) = (s.channels, s.height, s.width);
         let conds = cond_arrays(s, &req.cond, n)?;
         let (mut img, start) = match &req.prefix {
-            Some((p, rows)) => (
-                ArrayD::from_shape_vec(IxDyn(&[n, c, h, w]), p.clone())?,
-                *rows,
-            ),
+            Some((p, rows)) => (ArrayD::from_shape_vec(IxDyn(&[n, c, h, w]), p.clone())?, *rows),
             None => (ArrayD::<u8>::zeros(IxDyn(&[n, c, h, w])), 0),
         };
         for i in start..h {
@@ -387,11 +360,7 @@ impl Sampler for CachedSampler {
         self.row.batch
     }
 
-    fn sample(
-        &mut self,
-        req: &SampleRequest,
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> anyhow::Result<Vec<u8>> {
+    fn sample(&mut self, req: &SampleRequest, progress: &mut dyn FnMut(usize, usize)) -> anyhow::Result<Vec<u8>> {
         let n = self.batch();
         check_request(&self.spec, req, n)?;
         let c = self.spec.channels;

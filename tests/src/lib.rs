@@ -69,27 +69,18 @@ pub struct Inputs {
 }
 
 pub fn inputs(spec: &ModelSpec, n: usize, seed: u64) -> Inputs {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let mut next = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (s >> 33) as u32
     };
     let images = (0..n * spec.dims()).map(|_| (next() % 256) as u8).collect();
     let (labels, dim) = match spec.decoder_conditioning() {
-        Conditioning::Class { classes } => (
-            (0..n).map(|_| (next() as usize % classes) as i64).collect(),
-            0,
-        ),
+        Conditioning::Class { classes } => ((0..n).map(|_| (next() as usize % classes) as i64).collect(), 0),
         Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => (vec![], dim),
         Conditioning::None => (vec![], 0),
     };
-    let vectors = (0..n * dim)
-        .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
-        .collect();
+    let vectors = (0..n * dim).map(|_| (next() % 2000) as f32 / 1000.0 - 1.0).collect();
     Inputs {
         n,
         images,
@@ -118,10 +109,9 @@ pub fn burn_outputs<B: burn::tensor::backend::Backend>(
     } else {
         match s.conditioning {
             Conditioning::None => Condition::None,
-            Conditioning::Class { .. } => Condition::Class(Tensor::from_data(
-                TensorData::new(x.labels.clone(), [x.n]),
-                &dev,
-            )),
+            Conditioning::Class { .. } => {
+                Condition::Class(Tensor::from_data(TensorData::new(x.labels.clone(), [x.n]), &dev))
+            }
             _ => Condition::Vector(Tensor::from_data(
                 TensorData::new(x.vectors.clone(), [x.n, x.dim]),
                 &dev,
@@ -138,8 +128,5 @@ pub fn burn_outputs<B: burn::tensor::backend::Backend>(
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }

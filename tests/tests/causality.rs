@@ -54,12 +54,8 @@ fn dependencies(spec: &ModelSpec, seed: u64) -> Vec<Vec<f64>> {
             (0..d)
                 .map(|s| {
                     let a = &values[s * 256..(s + 1) * 256];
-                    let b =
-                        &values[(t + 1) * per_image + s * 256..(t + 1) * per_image + (s + 1) * 256];
-                    a.iter()
-                        .zip(b)
-                        .map(|(x, y)| (x - y).abs())
-                        .fold(0.0, f64::max)
+                    let b = &values[(t + 1) * per_image + s * 256..(t + 1) * per_image + (s + 1) * 256];
+                    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
                 })
                 .collect()
         })
@@ -132,10 +128,7 @@ fn baseline_pixelcnn_has_the_blind_spot() {
     let deps = dependencies(&spec, 3);
     let target = 4 * spec.width + 1; // pixel (4, 1)
     let blind = 3 * spec.width + 3; // (3, 3): two columns right, one row up
-    assert!(
-        deps[blind][target] < NOISE,
-        "baseline should not see (3,3) from (4,1)"
-    );
+    assert!(deps[blind][target] < NOISE, "baseline should not see (3,3) from (4,1)");
     // but it does see pixels just above
     assert!(deps[3 * spec.width + 1][target] > 1e-9);
     assert!(deps[3 * spec.width + 2][target] > 1e-9);

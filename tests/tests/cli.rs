@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn trainer() -> Command {
@@ -47,21 +44,12 @@ fn fit_eval_sample_on_mnist() {
         .arg(&run)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let line: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
     assert_eq!(line["steps"], 4);
     let bpd = line["test_bits_per_dim"].as_f64().unwrap();
     assert!(bpd > 1.0 && bpd < 8.5, "{bpd}");
-    for f in [
-        "metrics.jsonl",
-        "epochs.jsonl",
-        "training-curves.png",
-        "config.yaml",
-    ] {
+    for f in ["metrics.jsonl", "epochs.jsonl", "training-curves.png", "config.yaml"] {
         assert!(run.join(f).exists(), "{f} missing");
     }
 
@@ -70,11 +58,7 @@ fn fit_eval_sample_on_mnist() {
         .arg(&run)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
     assert_eq!(r["images"], 8);
     assert!(r["bits_per_dim"].as_f64().unwrap() > 1.0);
@@ -88,11 +72,7 @@ fn fit_eval_sample_on_mnist() {
         .arg(&run)
         .output()
         .unwrap();
-    assert!(
-        small.status.success(),
-        "{}",
-        String::from_utf8_lossy(&small.stderr)
-    );
+    assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
     let img = image::open(&grid).unwrap();
     assert_eq!((img.width(), img.height()), (2 * 29 + 1, 29 + 1));
 }
@@ -102,34 +82,17 @@ fn bad_invocations_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("bad.yaml");
     std::fs::write(&cfg, "model: {arch: gated, channels: 1, height: 28, width: 28, layers: 2, hidden: 8}\ndata: {format: idx, path: data/mnist}\nbatch_size: 4\nbatchsize: 3\n").unwrap();
-    let out = trainer()
-        .args(["fit", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = trainer().args(["fit", "--config"]).arg(&cfg).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("bad.yaml") && err.contains("batchsize"),
-        "{err}"
-    );
+    assert!(err.contains("bad.yaml") && err.contains("batchsize"), "{err}");
 
-    let out = trainer()
-        .args(["eval", "--run"])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
+    let out = trainer().args(["eval", "--run"]).arg(tmp.path()).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("config.yaml"));
 
     let out = trainer()
-        .args([
-            "fit",
-            "--config",
-            "models/configs/tiny-gated.yaml",
-            "--backend",
-            "tpu",
-        ])
+        .args(["fit", "--config", "models/configs/tiny-gated.yaml", "--backend", "tpu"])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -10,20 +10,12 @@ use pixelcnn_tests::{all_variants, burn_outputs, inputs, max_abs_diff, tiny_spec
 const TOL: f32 = 1e-4;
 
 /// Runs model.onnx of `dir` on `engine`: (logits, bits_per_dim).
-pub fn onnx_outputs(
-    dir: &std::path::Path,
-    engine: &EngineKind,
-    x: &Inputs,
-) -> (Vec<f32>, Vec<f32>) {
+pub fn onnx_outputs(dir: &std::path::Path, engine: &EngineKind, x: &Inputs) -> (Vec<f32>, Vec<f32>) {
     let export = Export::open(dir).unwrap();
     let s = &export.spec;
     let (contract, path) = export.graph("model").unwrap();
     let mut g = Graph::load(engine, &path, contract, x.n).unwrap();
-    let img = ArrayD::from_shape_vec(
-        IxDyn(&[x.n, s.channels, s.height, s.width]),
-        x.images.clone(),
-    )
-    .unwrap();
+    let img = ArrayD::from_shape_vec(IxDyn(&[x.n, s.channels, s.height, s.width]), x.images.clone()).unwrap();
     let lbl = ArrayD::from_shape_vec(IxDyn(&[x.labels.len()]), x.labels.clone()).unwrap();
     let vec = ArrayD::from_shape_vec(IxDyn(&[x.n, x.dim]), x.vectors.clone()).unwrap();
     let mut named = vec![("image", Input::U8(img.view()))];
@@ -36,10 +28,7 @@ pub fn onnx_outputs(
     let out = g.run(&named).unwrap();
     let li = g.output_index("logits").unwrap();
     let bi = g.output_index("bits_per_dim").unwrap();
-    (
-        out[li].iter().copied().collect(),
-        out[bi].iter().copied().collect(),
-    )
+    (out[li].iter().copied().collect(), out[bi].iter().copied().collect())
 }
 
 #[test]
@@ -125,34 +114,22 @@ fn bad_calls_are_clear_errors() {
     let (contract, path) = export.graph("model").unwrap();
     let mut g = Graph::load(&EngineKind::Ort, &path, contract, 2).unwrap();
     let img = ArrayD::<u8>::zeros(IxDyn(&[2, 1, 8, 8]));
-    let err = g
-        .run(&[("image", Input::U8(img.view()))])
-        .unwrap_err()
-        .to_string();
+    let err = g.run(&[("image", Input::U8(img.view()))]).unwrap_err().to_string();
     assert!(err.contains("missing input `label`"), "{err}");
     let lbl = ArrayD::<f32>::zeros(IxDyn(&[2]));
     let err = g
-        .run(&[
-            ("image", Input::U8(img.view())),
-            ("label", Input::F32(lbl.view())),
-        ])
+        .run(&[("image", Input::U8(img.view())), ("label", Input::F32(lbl.view()))])
         .unwrap_err()
         .to_string();
     assert!(err.contains("`label` must be int64"), "{err}");
     let lbl = ArrayD::<i64>::zeros(IxDyn(&[3]));
     let err = g
-        .run(&[
-            ("image", Input::U8(img.view())),
-            ("label", Input::I64(lbl.view())),
-        ])
+        .run(&[("image", Input::U8(img.view())), ("label", Input::I64(lbl.view()))])
         .unwrap_err()
         .to_string();
     assert!(err.contains("shape [2]"), "{err}");
     let err = g
-        .run(&[
-            ("image", Input::U8(img.view())),
-            ("cond", Input::I64(lbl.view())),
-        ])
+        .run(&[("image", Input::U8(img.view())), ("cond", Input::I64(lbl.view()))])
         .unwrap_err()
         .to_string();
     assert!(err.contains("unexpected input `cond`"), "{err}");
@@ -176,8 +153,7 @@ fn trained_checkpoint_matches_and_eval_agrees_with_onnx_bits_per_dim() {
         root.join("data/mnist").exists(),
         "MNIST missing: run scripts/fetch-data.sh"
     );
-    let mut cfg =
-        pixelcnn_trainer::TrainConfig::load(&root.join("models/configs/tiny-class.yaml")).unwrap();
+    let mut cfg = pixelcnn_trainer::TrainConfig::load(&root.join("models/configs/tiny-class.yaml")).unwrap();
     cfg.data.path = root.join(&cfg.data.path);
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
@@ -186,14 +162,11 @@ fn trained_checkpoint_matches_and_eval_agrees_with_onnx_bits_per_dim() {
         resume: false,
         progress: false,
     };
-    pixelcnn_trainer::fit::<burn::backend::Autodiff<Cpu>>(&cfg, &opts, &Default::default())
-        .unwrap();
+    pixelcnn_trainer::fit::<burn::backend::Autodiff<Cpu>>(&cfg, &opts, &Default::default()).unwrap();
     let dev = Default::default();
-    let model = pixelcnn_models::checkpoint::load_model::<Cpu>(
-        &pixelcnn_models::checkpoint::latest(&run).unwrap(),
-        &dev,
-    )
-    .unwrap();
+    let model =
+        pixelcnn_models::checkpoint::load_model::<Cpu>(&pixelcnn_models::checkpoint::latest(&run).unwrap(), &dev)
+            .unwrap();
     let out = tmp.path().join("onnx");
     pixelcnn_exporter::export(&model, &out, 17).unwrap();
 

@@ -24,11 +24,7 @@ fn write_idx(dir: &Path, n: usize, size: usize) {
             // a bright bar whose row depends on the image: easy structure to learn
             for i in 0..size {
                 for j in 0..size {
-                    imgs.push(if i == (k * 3) % size || j == k % size {
-                        230
-                    } else {
-                        10
-                    });
+                    imgs.push(if i == (k * 3) % size || j == k % size { 230 } else { 10 });
                 }
             }
             lbls.push((k % 10) as u8);
@@ -78,19 +74,11 @@ fn tiny_model_overfits_a_handful_of_images() {
     let data = tmp.path().join("data");
     write_idx(&data, 4, 10);
     let cfg = config(&data, "epochs: 150\ncheckpoint_every: 1000\n");
-    let s = fit::<B>(
-        &cfg,
-        &opts(&tmp.path().join("run"), false),
-        &Default::default(),
-    )
-    .unwrap();
+    let s = fit::<B>(&cfg, &opts(&tmp.path().join("run"), false), &Default::default()).unwrap();
     let first = s.losses[0];
     let last = *s.losses.last().unwrap();
     assert!(first > 6.0, "starts near uniform (8 bits/dim), got {first}");
-    assert!(
-        last < 1.0,
-        "4 images should be memorised: {first} -> {last}"
-    );
+    assert!(last < 1.0, "4 images should be memorised: {first} -> {last}");
 }
 
 #[test]
@@ -133,10 +121,7 @@ fn checkpoints_are_atomic_and_checked() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     write_idx(&data, 8, 10);
-    let cfg = config(
-        &data,
-        "epochs: 5\nmax_steps: 4\ncheckpoint_every: 2\nkeep_last: 1\n",
-    );
+    let cfg = config(&data, "epochs: 5\nmax_steps: 4\ncheckpoint_every: 2\nkeep_last: 1\n");
     let run = tmp.path().join("run");
     fit::<B>(&cfg, &opts(&run, false), &Default::default()).unwrap();
     let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
@@ -160,10 +145,7 @@ fn checkpoints_are_atomic_and_checked() {
     let err = checkpoint::load_model::<Cpu>(&latest, &Default::default())
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("model.bin") && err.contains("corrupt"),
-        "{err}"
-    );
+    assert!(err.contains("model.bin") && err.contains("corrupt"), "{err}");
     // a fresh fit into a run with checkpoints refuses to overwrite it
     let err = fit::<B>(&cfg, &opts(&run, false), &Default::default())
         .unwrap_err()
@@ -180,12 +162,7 @@ fn bad_data_gives_errors_naming_the_file() {
     let mut cfg = config(&data, "");
     cfg.model.height = 12;
     cfg.model.width = 12;
-    let err = fit::<B>(
-        &cfg,
-        &opts(&tmp.path().join("r1"), false),
-        &Default::default(),
-    )
-    .unwrap_err();
+    let err = fit::<B>(&cfg, &opts(&tmp.path().join("r1"), false), &Default::default()).unwrap_err();
     let msg = format!("{err:#}");
     assert!(
         msg.contains("train-images-idx3-ubyte") && msg.contains("12x12"),
@@ -196,12 +173,7 @@ fn bad_data_gives_errors_naming_the_file() {
     cfg.model.conditioning = pixelcnn_models::Conditioning::Class { classes: 2 };
     let msg = format!(
         "{:#}",
-        fit::<B>(
-            &cfg,
-            &opts(&tmp.path().join("r2"), false),
-            &Default::default()
-        )
-        .unwrap_err()
+        fit::<B>(&cfg, &opts(&tmp.path().join("r2"), false), &Default::default()).unwrap_err()
     );
     assert!(msg.contains("label 2") && msg.contains("0..2"), "{msg}");
     // count mismatch between images and labels
@@ -229,12 +201,7 @@ fn bad_data_gives_errors_naming_the_file() {
     cfg.model.conditioning = pixelcnn_models::Conditioning::Vector { dim: 3 };
     let msg = format!(
         "{:#}",
-        fit::<B>(
-            &cfg,
-            &opts(&tmp.path().join("r4"), false),
-            &Default::default()
-        )
-        .unwrap_err()
+        fit::<B>(&cfg, &opts(&tmp.path().join("r4"), false), &Default::default()).unwrap_err()
     );
     assert!(msg.contains("train_vectors"), "{msg}");
     let npy = tmp.path().join("v.npy");
@@ -242,12 +209,7 @@ fn bad_data_gives_errors_naming_the_file() {
     cfg.data.train_vectors = Some(npy.clone());
     let msg = format!(
         "{:#}",
-        fit::<B>(
-            &cfg,
-            &opts(&tmp.path().join("r5"), false),
-            &Default::default()
-        )
-        .unwrap_err()
+        fit::<B>(&cfg, &opts(&tmp.path().join("r5"), false), &Default::default()).unwrap_err()
     );
     assert!(msg.contains("v.npy") && msg.contains("3 rows"), "{msg}");
 }
@@ -258,13 +220,7 @@ fn vector_conditioned_training_runs() {
     let data = tmp.path().join("data");
     write_idx(&data, 4, 12);
     let npy = tmp.path().join("v.npy");
-    pixelcnn_runtime::npy::write_matrix(
-        &npy,
-        &(0..8).map(|v| v as f32 / 8.0).collect::<Vec<_>>(),
-        4,
-        2,
-    )
-    .unwrap();
+    pixelcnn_runtime::npy::write_matrix(&npy, &(0..8).map(|v| v as f32 / 8.0).collect::<Vec<_>>(), 4, 2).unwrap();
     let mut cfg = config(&data, "epochs: 2\nmax_steps: 2\n");
     cfg.model.height = 12;
     cfg.model.width = 12;
@@ -275,12 +231,7 @@ fn vector_conditioned_training_runs() {
     cfg.data.train_vectors = Some(npy.clone());
     cfg.data.test_vectors = Some(npy);
     cfg.sample_count = 2;
-    let s = fit::<B>(
-        &cfg,
-        &opts(&tmp.path().join("run"), false),
-        &Default::default(),
-    )
-    .unwrap();
+    let s = fit::<B>(&cfg, &opts(&tmp.path().join("run"), false), &Default::default()).unwrap();
     assert_eq!(s.steps, 2);
     assert!(tmp.path().join("run/samples-epoch-001.png").exists());
     assert!(tmp.path().join("run/training-curves.png").exists());

@@ -15,12 +15,7 @@ pub struct Batch<B: Backend> {
 }
 
 /// The condition a model needs for dataset items `idx` (labels or vectors).
-pub fn condition<B: Backend>(
-    spec: &ModelSpec,
-    ds: &Dataset,
-    idx: &[usize],
-    device: &B::Device,
-) -> Condition<B> {
+pub fn condition<B: Backend>(spec: &ModelSpec, ds: &Dataset, idx: &[usize], device: &B::Device) -> Condition<B> {
     if spec.encoder.is_some() {
         return Condition::None; // the auto-encoder conditions on its own encoding
     }
@@ -28,10 +23,7 @@ pub fn condition<B: Backend>(
         Conditioning::None => Condition::None,
         Conditioning::Class { .. } => {
             let labels: Vec<i64> = idx.iter().map(|&i| ds.labels[i] as i64).collect();
-            Condition::Class(Tensor::from_data(
-                TensorData::new(labels, [idx.len()]),
-                device,
-            ))
+            Condition::Class(Tensor::from_data(TensorData::new(labels, [idx.len()]), device))
         }
         Conditioning::Vector { .. } | Conditioning::Spatial { .. } => {
             let (v, d) = ds.vectors.as_ref().expect("vectors checked at load");
@@ -39,10 +31,7 @@ pub fn condition<B: Backend>(
                 .iter()
                 .flat_map(|&i| v[i * d..(i + 1) * d].iter().copied())
                 .collect();
-            Condition::Vector(Tensor::from_data(
-                TensorData::new(rows, [idx.len(), *d]),
-                device,
-            ))
+            Condition::Vector(Tensor::from_data(TensorData::new(rows, [idx.len(), *d]), device))
         }
     }
 }
@@ -63,16 +52,8 @@ pub fn image_tensors<B: Backend>(
     )
 }
 
-pub fn make_batch<B: Backend>(
-    spec: &ModelSpec,
-    ds: &Dataset,
-    idx: &[usize],
-    device: &B::Device,
-) -> Batch<B> {
-    let bytes: Vec<u8> = idx
-        .iter()
-        .flat_map(|&i| ds.image(i).iter().copied())
-        .collect();
+pub fn make_batch<B: Backend>(spec: &ModelSpec, ds: &Dataset, idx: &[usize], device: &B::Device) -> Batch<B> {
+    let bytes: Vec<u8> = idx.iter().flat_map(|&i| ds.image(i).iter().copied()).collect();
     let (images, targets) = image_tensors(&bytes, idx.len(), spec, device);
     Batch {
         images,

@@ -15,11 +15,7 @@ use crate::fit::{fit, FitOptions};
 use crate::sample::{class_condition, sample_naive};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "trainer",
-    version,
-    about = "Train, score and sample PixelCNN models"
-)]
+#[command(name = "trainer", version, about = "Train, score and sample PixelCNN models")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -191,10 +187,7 @@ fn cuda_sample(_: SampleArgs) -> anyhow::Result<()> {
 }
 
 /// The run's config (for its data section) and latest model.
-pub fn load_run<B: Backend>(
-    run: &Path,
-    device: &B::Device,
-) -> anyhow::Result<(TrainConfig, PixelModel<B>)> {
+pub fn load_run<B: Backend>(run: &Path, device: &B::Device) -> anyhow::Result<(TrainConfig, PixelModel<B>)> {
     let cfg = TrainConfig::load(&run.join("config.yaml"))
         .with_context(|| format!("{} is not a run directory", run.display()))?;
     let ckpt = checkpoint::latest(run)?;
@@ -222,10 +215,7 @@ fn run_sample<B: Backend>(a: SampleArgs) -> anyhow::Result<()> {
     let spec = model.spec.clone();
     let cond = match (spec.decoder_conditioning(), a.label) {
         (Conditioning::Class { classes }, Some(l)) => {
-            anyhow::ensure!(
-                l < classes,
-                "--label {l}: the model has classes 0..{classes}"
-            );
+            anyhow::ensure!(l < classes, "--label {l}: the model has classes 0..{classes}");
             class_condition::<B>(l, a.n, &device)
         }
         (Conditioning::Class { .. }, None) => {
@@ -247,15 +237,7 @@ fn run_sample<B: Backend>(a: SampleArgs) -> anyhow::Result<()> {
     let t = std::time::Instant::now();
     let images = sample_naive(&model, a.n, &cond, a.seed, a.temperature, &device);
     let cols = (a.n as f64).sqrt().ceil() as usize;
-    pixelcnn_runtime::grid::write_grid(
-        &a.out,
-        &images,
-        a.n,
-        spec.channels,
-        spec.height,
-        spec.width,
-        cols,
-    )?;
+    pixelcnn_runtime::grid::write_grid(&a.out, &images, a.n, spec.channels, spec.height, spec.width, cols)?;
     println!(
         "{}",
         serde_json::json!({"out": a.out, "images": a.n, "seconds": t.elapsed().as_secs_f64(), "mode": "naive-burn"})

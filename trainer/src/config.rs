@@ -137,9 +137,7 @@ impl TrainConfig {
             problem,
         };
         let cfg: TrainConfig = serde_yaml_ng::from_str(text).map_err(|e| err(e.to_string()))?;
-        cfg.model
-            .validate()
-            .map_err(|e| err(format!("model: {e}")))?;
+        cfg.model.validate().map_err(|e| err(format!("model: {e}")))?;
         if cfg.batch_size == 0 {
             return Err(err("batch_size: must be positive".into()));
         }
@@ -163,9 +161,7 @@ impl TrainConfig {
         }
         if let Some(c) = cfg.optimizer.grad_clip {
             if !(c > 0.0) {
-                return Err(err(format!(
-                    "optimizer.grad_clip: must be positive, got {c}"
-                )));
+                return Err(err(format!("optimizer.grad_clip: must be positive, got {c}")));
             }
         }
         Ok(cfg)
@@ -193,11 +189,7 @@ impl TrainConfig {
                 s.width,
             )?,
         };
-        if let Some(v) = if train {
-            &d.train_vectors
-        } else {
-            &d.test_vectors
-        } {
+        if let Some(v) = if train { &d.train_vectors } else { &d.test_vectors } {
             ds.attach_vectors(v)?;
         }
         if train {
@@ -230,41 +222,23 @@ batch_size: 4
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
-        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &format!("{GOOD}learning_rate: 3\n"))
-            .unwrap_err();
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &format!("{GOOD}learning_rate: 3\n")).unwrap_err();
         assert!(
             e.to_string().contains("c.yaml") && e.to_string().contains("learning_rate"),
             "{e}"
         );
-        let e = TrainConfig::from_yaml(
-            Path::new("c.yaml"),
-            &GOOD.replace("hidden: 8", "hidden: 8, dropout: 1"),
-        )
-        .unwrap_err();
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &GOOD.replace("hidden: 8", "hidden: 8, dropout: 1"))
+            .unwrap_err();
         assert!(e.to_string().contains("dropout"), "{e}");
-        let e = TrainConfig::from_yaml(
-            Path::new("c.yaml"),
-            &GOOD.replace("batch_size: 4", "batch_size: 0"),
-        )
-        .unwrap_err();
+        let e =
+            TrainConfig::from_yaml(Path::new("c.yaml"), &GOOD.replace("batch_size: 4", "batch_size: 0")).unwrap_err();
         assert!(e.to_string().contains("batch_size"), "{e}");
-        let e = TrainConfig::from_yaml(
-            Path::new("c.yaml"),
-            &GOOD.replace("layers: 2", "layers: 2, kernel: 4"),
-        )
-        .unwrap_err();
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &GOOD.replace("layers: 2", "layers: 2, kernel: 4"))
+            .unwrap_err();
         assert!(e.to_string().contains("kernel"), "{e}");
-        let e = TrainConfig::from_yaml(
-            Path::new("c.yaml"),
-            &format!("{GOOD}optimizer: {{lr: -1}}\n"),
-        )
-        .unwrap_err();
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &format!("{GOOD}optimizer: {{lr: -1}}\n")).unwrap_err();
         assert!(e.to_string().contains("optimizer.lr"), "{e}");
-        let e = TrainConfig::from_yaml(
-            Path::new("c.yaml"),
-            &GOOD.replace("format: idx", "format: tiff"),
-        )
-        .unwrap_err();
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &GOOD.replace("format: idx", "format: tiff")).unwrap_err();
         assert!(e.to_string().contains("tiff"), "{e}");
     }
 

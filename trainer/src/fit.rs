@@ -89,27 +89,18 @@ struct EpochMetrics {
 
 /// Order of the training items in epoch `epoch`.
 pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
-    let mut rng =
-        ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rng);
     order
 }
 
 /// Trains per `cfg` into `opts.out` (a run directory).
-pub fn fit<B: AutodiffBackend>(
-    cfg: &TrainConfig,
-    opts: &FitOptions,
-    device: &B::Device,
-) -> anyhow::Result<FitSummary> {
+pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B::Device) -> anyhow::Result<FitSummary> {
     let spec = &cfg.model;
     let train = cfg.load_split(true).context("loading the training split")?;
     let test = cfg.load_split(false).context("loading the test split")?;
-    anyhow::ensure!(
-        !train.is_empty(),
-        "{}: no training images",
-        train.source.display()
-    );
+    anyhow::ensure!(!train.is_empty(), "{}: no training images", train.source.display());
     let out = &opts.out;
     fs::create_dir_all(out).with_context(|| format!("creating run directory {}", out.display()))?;
     let cfg_text = serde_yaml_ng::to_string(cfg)?;
@@ -139,8 +130,8 @@ pub fn fit<B: AutodiffBackend>(
             .map_err(|e| anyhow::anyhow!("{}: {e}", ckpt.join(OPTIM_FILE).display()))?;
         optim = optim.load_record(orec);
         let sbytes = checkpoint::read_file(&ckpt, STATE_FILE)?;
-        let state: TrainState = serde_json::from_slice(&sbytes)
-            .with_context(|| format!("{}", ckpt.join(STATE_FILE).display()))?;
+        let state: TrainState =
+            serde_json::from_slice(&sbytes).with_context(|| format!("{}", ckpt.join(STATE_FILE).display()))?;
         truncate_metrics(out, state.step)?;
         (model, state)
     } else {
@@ -202,7 +193,11 @@ pub fn fit<B: AutodiffBackend>(
                 let last = checkpoint::latest(out)
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|_| "none yet".into());
-                bail!("training diverged: loss is {value} at step {} (epoch {}); the last good checkpoint is {last}", state.step, state.epoch);
+                bail!(
+                    "training diverged: loss is {value} at step {} (epoch {}); the last good checkpoint is {last}",
+                    state.step,
+                    state.epoch
+                );
             }
             let lr = cfg.optimizer.lr_at(state.step);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -221,10 +216,7 @@ pub fn fit<B: AutodiffBackend>(
             };
             writeln!(metrics, "{}", serde_json::to_string(&m)?)?;
             bar.set_position(state.step);
-            bar.set_message(format!(
-                "train {value:.4} bits/dim  {:.1} img/s",
-                m.images_per_s
-            ));
+            bar.set_message(format!("train {value:.4} bits/dim  {:.1} img/s", m.images_per_s));
             if state.step % cfg.checkpoint_every == 0 {
                 metrics.flush()?;
                 save(out, &model, &optim, &state, cfg.keep_last)?;
@@ -234,13 +226,7 @@ pub fn fit<B: AutodiffBackend>(
         // epoch end (or the end of training): score, sample, plot, checkpoint
         let valid = model.valid();
         let inner = device.clone();
-        let result = evaluate(
-            &valid,
-            &test,
-            cfg.eval_limit,
-            cfg.batch_size.max(16),
-            &inner,
-        );
+        let result = evaluate(&valid, &test, cfg.eval_limit, cfg.batch_size.max(16), &inner);
         let grid = if cfg.sample_count > 0 {
             let path = out.join(format!("samples-epoch-{:03}.png", state.epoch + 1));
             write_samples(&valid, &test, cfg.sample_count, cfg.seed, &path, &inner)?;
@@ -300,23 +286,15 @@ fn save<B: AutodiffBackend, O: Optimizer<PixelModel<B>, B>>(
     keep_last: usize,
 ) -> anyhow::Result<PathBuf> {
     let mut files = checkpoint::model_files(model);
-    files.push((
-        OPTIM_FILE,
-        checkpoint::record_bytes::<B, _>(optim.to_record()),
-    ));
+    files.push((OPTIM_FILE, checkpoint::record_bytes::<B, _>(optim.to_record())));
     files.push((STATE_FILE, serde_json::to_vec_pretty(state)?));
-    let dir = checkpoint::write_atomic(
-        &out.join(CHECKPOINTS),
-        &checkpoint::step_name(state.step),
-        &files,
-    )?;
+    let dir = checkpoint::write_atomic(&out.join(CHECKPOINTS), &checkpoint::step_name(state.step), &files)?;
     // retention: the newest `keep_last` and the best
     let all = checkpoint::list(out)?;
     let cut = all.len().saturating_sub(keep_last.max(1));
     for (step, path) in &all[..cut] {
         if Some(*step) != state.best_step {
-            fs::remove_dir_all(path)
-                .with_context(|| format!("removing old checkpoint {}", path.display()))?;
+            fs::remove_dir_all(path).with_context(|| format!("removing old checkpoint {}", path.display()))?;
         }
     }
     Ok(dir)
@@ -371,15 +349,7 @@ fn write_samples<B: burn::tensor::backend::Backend>(
     };
     let images = sample_naive(model, n, &cond, seed, 1.0, device);
     let cols = (n as f64).sqrt().ceil() as usize;
-    pixelcnn_runtime::grid::write_grid(
-        path,
-        &images,
-        n,
-        spec.channels,
-        spec.height,
-        spec.width,
-        cols,
-    )
+    pixelcnn_runtime::grid::write_grid(path, &images, n, spec.channels, spec.height, spec.width, cols)
 }
 
 /// Re-draws `training-curves.png` from the run's metric files.

@@ -20,21 +20,12 @@ pub fn plot_curves(path: &Path, train: &[(u64, f64)], test: &[(u64, f64)]) -> an
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0u64..max_step, (lo - pad)..(hi + pad))?;
-    chart
-        .configure_mesh()
-        .x_desc("step")
-        .y_desc("bits/dim")
-        .draw()?;
+    chart.configure_mesh().x_desc("step").y_desc("bits/dim").draw()?;
     // smooth the noisy per-step curve with a running mean over ~1% of the steps
     let win = (train.len() / 100).max(1);
     let smooth: Vec<(u64, f64)> = train
         .windows(win)
-        .map(|w| {
-            (
-                w[w.len() - 1].0,
-                w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64,
-            )
-        })
+        .map(|w| (w[w.len() - 1].0, w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64))
         .collect();
     chart
         .draw_series(LineSeries::new(smooth, &BLUE))?

@@ -21,9 +21,7 @@ pub fn sample_naive<B: Backend>(
     let s = &model.spec;
     let (c, h, w) = (s.channels, s.height, s.width);
     let mut images = vec![0u8; n * c * h * w];
-    let mut rngs: Vec<SplitMix64> = (0..n)
-        .map(|b| SplitMix64::new(image_seed(seed, b)))
-        .collect();
+    let mut rngs: Vec<SplitMix64> = (0..n).map(|b| SplitMix64::new(image_seed(seed, b))).collect();
     for i in 0..h {
         for j in 0..w {
             for ch in 0..c {
@@ -37,11 +35,7 @@ pub fn sample_naive<B: Backend>(
                     .reshape([n, LEVELS]);
                 let vals: Vec<f32> = sel.into_data().convert::<f32>().to_vec().expect("f32");
                 for b in 0..n {
-                    let v = sample_logits(
-                        &vals[b * LEVELS..(b + 1) * LEVELS],
-                        temperature,
-                        &mut rngs[b],
-                    );
+                    let v = sample_logits(&vals[b * LEVELS..(b + 1) * LEVELS], temperature, &mut rngs[b]);
                     images[((b * c + ch) * h + i) * w + j] = v;
                 }
             }

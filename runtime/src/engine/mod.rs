@@ -98,12 +98,7 @@ pub struct Graph {
 }
 
 impl Graph {
-    pub fn load(
-        kind: &EngineKind,
-        path: &Path,
-        contract: GraphContract,
-        batch: usize,
-    ) -> anyhow::Result<Self> {
+    pub fn load(kind: &EngineKind, path: &Path, contract: GraphContract, batch: usize) -> anyhow::Result<Self> {
         anyhow::ensure!(batch > 0, "batch size must be positive");
         let engine: Box<dyn Engine> = match kind {
             EngineKind::Tract => Box::new(tract::TractEngine::load(path, &contract, batch)?),
@@ -123,26 +118,19 @@ impl Graph {
             anyhow::ensure!(
                 self.contract.inputs.iter().any(|t| t.name == *name),
                 "{file}: unexpected input `{name}` (inputs are {:?})",
-                self.contract
-                    .inputs
-                    .iter()
-                    .map(|t| &t.name)
-                    .collect::<Vec<_>>()
+                self.contract.inputs.iter().map(|t| &t.name).collect::<Vec<_>>()
             );
         }
         let mut ordered = Vec::with_capacity(self.contract.inputs.len());
         for spec in &self.contract.inputs {
-            let (_, value) = inputs
-                .iter()
-                .find(|(n, _)| *n == spec.name)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{file}: missing input `{}` ({} {:?})",
-                        spec.name,
-                        spec.dtype,
-                        spec.concrete_shape(self.batch)
-                    )
-                })?;
+            let (_, value) = inputs.iter().find(|(n, _)| *n == spec.name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{file}: missing input `{}` ({} {:?})",
+                    spec.name,
+                    spec.dtype,
+                    spec.concrete_shape(self.batch)
+                )
+            })?;
             anyhow::ensure!(
                 value.dtype() == spec.dtype,
                 "{file}: input `{}` must be {}, got {}",

@@ -44,23 +44,25 @@ static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
 
 /// The process-wide ONNX Runtime environment (the library loads once).
 pub fn environment(gpu: bool) -> anyhow::Result<&'static Environment> {
-    let env =
-        ENV.get_or_init(|| {
-            let cands = library_candidates(gpu);
-            let lib =
-                cands.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
-                    format!(
+    let env = ENV.get_or_init(|| {
+        let cands = library_candidates(gpu);
+        let lib = cands.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
+            format!(
                 "ONNX Runtime library not found; run scripts/setup-ort.sh{} (looked in: {})",
                 if gpu { " --gpu" } else { "" },
-                cands.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                cands
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
-                })?;
-            ort::init_from(&lib)
-                .map_err(|e| format!("{}: could not load ONNX Runtime: {e}", lib.display()))?
-                .with_name("pixelcnn")
-                .build()
-                .map_err(|e| format!("{}: ONNX Runtime environment: {e}", lib.display()))
-        });
+        })?;
+        ort::init_from(&lib)
+            .map_err(|e| format!("{}: could not load ONNX Runtime: {e}", lib.display()))?
+            .with_name("pixelcnn")
+            .build()
+            .map_err(|e| format!("{}: ONNX Runtime environment: {e}", lib.display()))
+    });
     env.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -76,6 +78,10 @@ impl OrtEngine {
         let env = environment(gpu)?;
         let mut builder = Session::builder(env).context("ONNX Runtime session builder")?;
         builder = crate::gpu::register_providers(builder, kind)?;
+        if contract.file == "step_pixel.onnx" {
+            // a pixel step is a chain of tiny ops: thread-pool hand-offs cost more than they save
+            builder = builder.with_intra_threads(1).map_err(|e| anyhow::anyhow!("ONNX Runtime threads: {e}"))?;
+        }
         let session = builder
             .commit_from_file(path)
             .map_err(|e| anyhow::anyhow!("ONNX Runtime: loading {}: {e}", path.display()))?;
@@ -89,8 +95,7 @@ impl OrtEngine {
 
 impl Engine for OrtEngine {
     fn run(&mut self, inputs: &[Input<'_>]) -> anyhow::Result<Vec<ArrayD<f32>>> {
-        let mut values: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> =
-            Vec::with_capacity(inputs.len());
+        let mut values: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
         for (name, input) in self.inputs.iter().zip(inputs) {
             let v: SessionInputValue<'_> = match input {
                 Input::U8(a) => TensorRef::from_array_view(a.view())?.into(),

@@ -49,8 +49,8 @@ pub fn load_split(dir: &Path, train: bool) -> Result<Dataset, DataError> {
     };
     for name in names {
         let path = dir.join(&name);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| data_err(&path, format!("{e} (expected the CIFAR-10 binary batches)")))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| data_err(&path, format!("{e} (expected the CIFAR-10 binary batches)")))?;
         parse_batch(&path, &bytes, &mut ds)?;
     }
     Ok(ds)

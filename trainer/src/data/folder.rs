@@ -8,12 +8,7 @@ use image::imageops::FilterType;
 
 use super::{data_err, DataError, Dataset};
 
-pub fn load(
-    dir: &Path,
-    channels: usize,
-    height: usize,
-    width: usize,
-) -> Result<Dataset, DataError> {
+pub fn load(dir: &Path, channels: usize, height: usize, width: usize) -> Result<Dataset, DataError> {
     let mut classes: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| data_err(dir, e.to_string()))?
         .filter_map(|e| e.ok())
@@ -22,10 +17,7 @@ pub fn load(
         .collect();
     classes.sort();
     if classes.is_empty() {
-        return Err(data_err(
-            dir,
-            "no class subfolders: expected DIR/<class>/<image files>",
-        ));
+        return Err(data_err(dir, "no class subfolders: expected DIR/<class>/<image files>"));
     }
     let mut ds = Dataset {
         channels,
@@ -45,8 +37,7 @@ pub fn load(
             .collect();
         files.sort();
         for f in files {
-            let img =
-                image::open(&f).map_err(|e| data_err(&f, format!("not a readable image: {e}")))?;
+            let img = image::open(&f).map_err(|e| data_err(&f, format!("not a readable image: {e}")))?;
             let img = img.resize_to_fill(width as u32, height as u32, FilterType::Triangle);
             if channels == 1 {
                 ds.images.extend(img.to_luma8().into_raw());

@@ -39,11 +39,7 @@ pub fn parse_images(path: &Path, b: &[u8]) -> Result<(usize, usize, usize, Vec<u
             format!("wrong magic {magic:#010x}: expected 0x00000803 (IDX uint8 images)"),
         ));
     }
-    let (n, r, c) = (
-        be_u32(b, 4) as usize,
-        be_u32(b, 8) as usize,
-        be_u32(b, 12) as usize,
-    );
+    let (n, r, c) = (be_u32(b, 4) as usize, be_u32(b, 8) as usize, be_u32(b, 12) as usize);
     let want = 16 + n * r * c;
     if b.len() != want {
         return Err(data_err(
@@ -93,7 +89,12 @@ pub fn find(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
             return Ok(cand);
         }
     }
-    Err(data_err(dir, format!("no `{name}` or `{name}.gz` here (run scripts/fetch-data.sh, or point data.path at the official IDX files)")))
+    Err(data_err(
+        dir,
+        format!(
+            "no `{name}` or `{name}.gz` here (run scripts/fetch-data.sh, or point data.path at the official IDX files)"
+        ),
+    ))
 }
 
 /// Loads one split (`train` or `t10k` file prefix) of an MNIST-style directory.
@@ -105,11 +106,7 @@ pub fn load_split(dir: &Path, prefix: &str) -> Result<Dataset, DataError> {
     if labels.len() != n {
         return Err(data_err(
             &lpath,
-            format!(
-                "has {} labels but {} has {n} images",
-                labels.len(),
-                ipath.display()
-            ),
+            format!("has {} labels but {} has {n} images", labels.len(), ipath.display()),
         ));
     }
     Ok(Dataset {

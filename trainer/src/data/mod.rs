@@ -101,7 +101,10 @@ impl Dataset {
         match spec.decoder_conditioning() {
             Conditioning::Class { classes } => {
                 if let Some((i, l)) = self.labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
-                    return Err(data_err(&self.source, format!("label {l} of item {i} is out of range 0..{classes}")));
+                    return Err(data_err(
+                        &self.source,
+                        format!("label {l} of item {i} is out of range 0..{classes}"),
+                    ));
                 }
             }
             Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } if spec.encoder.is_none() => {
