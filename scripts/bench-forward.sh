@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Full-forward images/s on burn (candle CPU), ONNX Runtime and tract for the same model
+# and batch, side by side in one run. Default model: mnist-gated-large.yaml (15 layers,
+# 64 hidden, 28x28x1) after one training step (speed does not depend on the weights);
+# RUN=RUN_DIR to use a trained run. BATCH (default 16), REPS (default 5).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
+scripts/fetch-data.sh 2>/dev/null; scripts/setup-ort.sh >/dev/null
+cargo build -q --workspace --bins --examples
+run="${RUN:-}"
+work="bench-out/forward"; rm -rf "$work"; mkdir -p "$work"
+if [ -z "$run" ]; then
+  run="$work/run"
+  target/debug/trainer fit --config models/configs/mnist-gated-large.yaml --max-steps 1 --out "$run" >/dev/null
+fi
+target/debug/exporter --to onnx --run "$run" --out "$work/onnx" >/dev/null
+target/debug/examples/bench_forward --run "$run" --onnx "$work/onnx" --batch "${BATCH:-16}" --reps "${REPS:-5}"
