@@ -139,7 +139,7 @@ impl ModelSpec {
             return Err(bad("head_hidden", format!("must be at least {}", self.channels)));
         }
         for (field, k) in [("first_kernel", self.first_kernel), ("kernel", self.kernel)] {
-            if k < 3 || k % 2 == 0 {
+            if k < 3 || k.is_multiple_of(2) {
                 return Err(bad(field, format!("expected an odd size >= 3, got {k}")));
             }
         }
@@ -155,7 +155,7 @@ impl ModelSpec {
                 if *map_channels == 0 {
                     return Err(bad("conditioning.map_channels", "must be positive"));
                 }
-                if self.height % 4 != 0 || self.width % 4 != 0 {
+                if !self.height.is_multiple_of(4) || !self.width.is_multiple_of(4) {
                     return Err(bad(
                         "conditioning",
                         format!(

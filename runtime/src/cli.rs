@@ -71,7 +71,7 @@ pub struct Cli {
     pub trt_cache: Option<PathBuf>,
 }
 
-fn read_vectors(path: &PathBuf, dim: usize) -> anyhow::Result<(Vec<f32>, usize)> {
+fn read_vectors(path: &std::path::Path, dim: usize) -> anyhow::Result<(Vec<f32>, usize)> {
     let (v, rows, d) = crate::npy::read_matrix(path)?;
     anyhow::ensure!(
         d == dim,

@@ -199,6 +199,10 @@ impl Sampler for NaiveSampler {
     }
 }
 
+/// Decides sub-pixel (row, column, colour) of every image from the step's logits
+/// `[n, C, 256]`: sampling, or teacher forcing in tests.
+pub type Chooser<'a> = dyn FnMut(usize, usize, usize, &[f32]) -> Vec<u8> + 'a;
+
 /// Cached sampling with the step graphs.
 pub struct CachedSampler {
     spec: ModelSpec,
@@ -255,7 +259,7 @@ impl CachedSampler {
         cond: &CondInput,
         given: Option<&[u8]>,
         start: usize,
-        choose: &mut dyn FnMut(usize, usize, usize, &[f32]) -> Vec<u8>,
+        choose: &mut Chooser<'_>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> anyhow::Result<Vec<u8>> {
         let n = self.row.batch;

@@ -39,7 +39,10 @@ fn main() -> anyhow::Result<()> {
     let dev = Default::default();
     let model = checkpoint::load_model::<Cpu>(&checkpoint::latest(&a.run)?, &dev)?;
     let s = model.spec.clone();
-    anyhow::ensure!(s.conditioning == pixelcnn_models::Conditioning::None && s.encoder.is_none(), "use an unconditional model");
+    anyhow::ensure!(
+        s.conditioning == pixelcnn_models::Conditioning::None && s.encoder.is_none(),
+        "use an unconditional model"
+    );
     let b = a.batch;
     let shape = [b, s.channels, s.height, s.width];
     let bytes: Vec<u8> = (0..b * s.dims()).map(|k| (k * 31 % 256) as u8).collect();
@@ -58,18 +61,37 @@ fn main() -> anyhow::Result<()> {
         let secs = time(a.reps, || {
             g.run(&[("image", Input::U8(img.view()))]).expect("forward");
         });
-        rows.push((if engine == EngineKind::Ort { "onnxruntime" } else { "tract" }, secs));
+        rows.push((
+            if engine == EngineKind::Ort {
+                "onnxruntime"
+            } else {
+                "tract"
+            },
+            secs,
+        ));
     }
     println!(
         "model: {:?} {}x{}x{}, {} layers, {} hidden; batch {b}, mean of {} forwards after one warm-up",
         s.arch, s.channels, s.height, s.width, s.layers, s.hidden, a.reps
     );
-    println!("{:<12} {:>12} {:>14} {:>12}", "runtime", "images/s", "s/forward", "vs burn");
+    println!(
+        "{:<12} {:>12} {:>14} {:>12}",
+        "runtime", "images/s", "s/forward", "vs burn"
+    );
     for (name, secs) in &rows {
-        println!("{:<12} {:>12.2} {:>14.4} {:>11.2}x", name, b as f64 / secs, secs, burn_s / secs);
+        println!(
+            "{:<12} {:>12.2} {:>14.4} {:>11.2}x",
+            name,
+            b as f64 / secs,
+            secs,
+            burn_s / secs
+        );
     }
     for (name, secs) in &rows {
-        println!("{}", serde_json::json!({"bench": "forward", "runtime": name, "batch": b, "images_per_s": b as f64 / secs, "seconds_per_forward": secs, "speed_vs_burn": burn_s / secs}));
+        println!(
+            "{}",
+            serde_json::json!({"bench": "forward", "runtime": name, "batch": b, "images_per_s": b as f64 / secs, "seconds_per_forward": secs, "speed_vs_burn": burn_s / secs})
+        );
     }
     Ok(())
 }

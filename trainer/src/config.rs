@@ -160,7 +160,7 @@ impl TrainConfig {
             )));
         }
         if let Some(c) = cfg.optimizer.grad_clip {
-            if !(c > 0.0) {
+            if c.is_nan() || c <= 0.0 {
                 return Err(err(format!("optimizer.grad_clip: must be positive, got {c}")));
             }
         }

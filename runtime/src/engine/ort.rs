@@ -80,7 +80,9 @@ impl OrtEngine {
         builder = crate::gpu::register_providers(builder, kind)?;
         if contract.file == "step_pixel.onnx" {
             // a pixel step is a chain of tiny ops: thread-pool hand-offs cost more than they save
-            builder = builder.with_intra_threads(1).map_err(|e| anyhow::anyhow!("ONNX Runtime threads: {e}"))?;
+            builder = builder
+                .with_intra_threads(1)
+                .map_err(|e| anyhow::anyhow!("ONNX Runtime threads: {e}"))?;
         }
         let session = builder
             .commit_from_file(path)

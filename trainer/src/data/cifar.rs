@@ -8,7 +8,7 @@ pub const RECORD: usize = 1 + 3 * 32 * 32;
 
 /// Parses one batch file's bytes.
 pub fn parse_batch(path: &Path, b: &[u8], ds: &mut Dataset) -> Result<(), DataError> {
-    if b.is_empty() || b.len() % RECORD != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(RECORD) {
         return Err(data_err(
             path,
             format!(

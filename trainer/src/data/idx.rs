@@ -130,7 +130,7 @@ mod tests {
             b.extend(v.to_be_bytes());
         }
         let len = (n * r * c) as isize + extra;
-        b.extend(std::iter::repeat(7u8).take(len.max(0) as usize));
+        b.extend(std::iter::repeat_n(7u8, len.max(0) as usize));
         b
     }
 
