@@ -1,6 +1,7 @@
 //! Runs exported PixelCNN ONNX graphs (ONNX Runtime through `ort`, and `tract`) behind
 //! one `Sampler` trait; host-side seeded sampling; PNG grids.
 
+pub mod bound;
 pub mod cli;
 pub mod engine;
 pub mod export;

@@ -46,6 +46,9 @@ pub trait Sampler {
 pub enum Mode {
     Cached,
     Naive,
+    /// Cached, on ONNX Runtime with IoBinding (states stay on the device). `cached` on
+    /// a GPU backend uses this automatically.
+    Bound,
 }
 
 impl std::str::FromStr for Mode {
@@ -54,14 +57,18 @@ impl std::str::FromStr for Mode {
         match s {
             "cached" => Ok(Self::Cached),
             "naive" => Ok(Self::Naive),
-            o => Err(format!("unknown mode `{o}`: expected cached or naive")),
+            "bound" => Ok(Self::Bound),
+            o => Err(format!("unknown mode `{o}`: expected cached, naive or bound")),
         }
     }
 }
 
 /// Builds a sampler for `batch` images per call.
 pub fn open(export: &Export, engine: &EngineKind, mode: Mode, batch: usize) -> anyhow::Result<Box<dyn Sampler>> {
+    let gpu = matches!(engine, EngineKind::OrtCuda { .. } | EngineKind::OrtTensorRt { .. });
     Ok(match mode {
+        Mode::Bound => Box::new(crate::bound::BoundCachedSampler::new(export, engine, batch)?),
+        Mode::Cached if gpu => Box::new(crate::bound::BoundCachedSampler::new(export, engine, batch)?),
         Mode::Cached => Box::new(CachedSampler::new(export, engine, batch)?),
         Mode::Naive => Box::new(NaiveSampler::new(export, engine, batch)?),
     })
