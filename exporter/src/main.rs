@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use pixelcnn_models::backend::Cpu;
-use pixelcnn_models::checkpoint;
+use pixelcnn_models::{checkpoint, ModelSpec, PixelModel};
 
 #[derive(Parser, Debug)]
 #[command(name = "exporter", version, about = "Export a trained PixelCNN run as ONNX graphs")]
@@ -12,8 +12,13 @@ struct Cli {
     #[arg(long)]
     to: String,
     /// Run directory written by `trainer fit` (its latest checkpoint is exported).
+    #[arg(long, conflicts_with = "spec", required_unless_present = "spec")]
+    run: Option<PathBuf>,
+    /// Export an untrained model from a ModelSpec (.json, or a training config .yaml's
+    /// `model` section) with random weights: for speed benchmarks, where weights do not
+    /// matter.
     #[arg(long)]
-    run: PathBuf,
+    spec: Option<PathBuf>,
     #[arg(long)]
     out: PathBuf,
     #[arg(long, default_value_t = pixelcnn_exporter::DEFAULT_OPSET)]
@@ -28,8 +33,28 @@ fn main() {
     let cli = Cli::parse();
     let result = (|| -> anyhow::Result<()> {
         anyhow::ensure!(cli.to == "onnx", "--to {}: the only supported target is `onnx`", cli.to);
-        let ckpt = checkpoint::latest(&cli.run)?;
-        let model = checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?;
+        let (model, ckpt) = match (&cli.run, &cli.spec) {
+            (Some(run), _) => {
+                let ckpt = checkpoint::latest(run)?;
+                (checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?, ckpt)
+            }
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let spec = if path.extension().is_some_and(|e| e == "json") {
+                    ModelSpec::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                } else {
+                    #[derive(serde::Deserialize)]
+                    struct WithModel {
+                        model: ModelSpec,
+                    }
+                    let w: WithModel = serde_yaml_ng::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    w.model.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    w.model
+                };
+                (PixelModel::<Cpu>::new(&spec, 0, &Default::default()), path.clone())
+            }
+            (None, None) => unreachable!("clap requires --run or --spec"),
+        };
         let report = pixelcnn_exporter::export(&model, &cli.out, cli.opset)?;
         if cli.reference > 0 {
             pixelcnn_exporter::reference::write_reference(&model, &cli.out, cli.reference, &Default::default())?;
