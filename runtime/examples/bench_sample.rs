@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::Parser;
 use ndarray::{ArrayD, IxDyn};
 use pixelcnn_runtime::rng::image_seed;
-use pixelcnn_runtime::sampler::{CachedSampler, CondInput, SampleRequest, Sampler};
+use pixelcnn_runtime::sampler::{CondInput, Mode, SampleRequest};
 use pixelcnn_runtime::{EngineKind, Export, Graph, Input};
 
 #[derive(Parser)]
@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
             let naive_ips = b as f64 / (per_forward * steps as f64);
 
             // cached: a whole sampling run, with the host's share measured inside it
-            let mut sampler = CachedSampler::new(&export, engine, b)?;
+            let mut sampler = pixelcnn_runtime::sampler::open(&export, engine, Mode::Cached, b)?; // IoBinding on GPUs
             let req = SampleRequest {
                 cond: CondInput::None,
                 seeds: (0..b).map(|k| image_seed(1, k)).collect(),
