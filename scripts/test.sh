@@ -27,4 +27,4 @@ for cfg in tiny-gated tiny-class; do
     "$py" -c "import numpy as np, sys; a, b = np.load('$tmp/py.npy'), np.load('$tmp/rs.npy'); sys.exit(0 if (a == b).all() else 'Python and Rust samples differ'); " && echo "python sampler == rust sampler (seed 9): ok"
   fi
 done
-echo "python drop-in checks: passed"
+echo "python: 6 passed, 0 failed"
