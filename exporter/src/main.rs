@@ -47,8 +47,11 @@ fn main() {
                     struct WithModel {
                         model: ModelSpec,
                     }
-                    let w: WithModel = serde_yaml_ng::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    w.model.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    let w: WithModel =
+                        serde_yaml_ng::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    w.model
+                        .validate()
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                     w.model
                 };
                 (PixelModel::<Cpu>::new(&spec, 0, &Default::default()), path.clone())

@@ -4,26 +4,12 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use npyz::WriterBuilder;
 use pixelcnn_models::{bits_per_dim, nll_nats, Condition, Conditioning, PixelModel};
 
-fn write<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
-    path: &Path,
-    shape: &[usize],
-    data: &[T],
-) -> anyhow::Result<()> {
-    let f = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(&shape.iter().map(|&d| d as u64).collect::<Vec<_>>())
-        .writer(std::io::BufWriter::new(f))
-        .begin_nd()?;
-    w.extend(data.iter().copied())?;
-    w.finish()?;
-    Ok(())
+fn write<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[usize], data: &[T]) -> anyhow::Result<()> {
+    Ok(pixelcnn_runtime::npy::write_array(path, shape, data)?)
 }
 
 /// Writes `n` deterministic pseudo-random inputs and the burn outputs for them.

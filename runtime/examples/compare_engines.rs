@@ -28,15 +28,30 @@ fn main() -> anyhow::Result<()> {
     let n = a.batch;
     let mut state = 12345u64;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         state >> 33
     };
-    let img = ArrayD::from_shape_vec(IxDyn(&[n, s.channels, s.height, s.width]), (0..n * s.dims()).map(|_| (next() % 256) as u8).collect())?;
+    let img = ArrayD::from_shape_vec(
+        IxDyn(&[n, s.channels, s.height, s.width]),
+        (0..n * s.dims()).map(|_| (next() % 256) as u8).collect(),
+    )?;
     let (label, cond) = match s.decoder_conditioning() {
-        Conditioning::Class { classes } => (Some(ArrayD::from_shape_vec(IxDyn(&[n]), (0..n).map(|_| (next() % classes as u64) as i64).collect())?), None),
-        Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } if s.encoder.is_none() => {
-            (None, Some(ArrayD::from_shape_vec(IxDyn(&[n, dim]), (0..n * dim).map(|_| (next() % 2000) as f32 / 1000.0 - 1.0).collect())?))
-        }
+        Conditioning::Class { classes } => (
+            Some(ArrayD::from_shape_vec(
+                IxDyn(&[n]),
+                (0..n).map(|_| (next() % classes as u64) as i64).collect(),
+            )?),
+            None,
+        ),
+        Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } if s.encoder.is_none() => (
+            None,
+            Some(ArrayD::from_shape_vec(
+                IxDyn(&[n, dim]),
+                (0..n * dim).map(|_| (next() % 2000) as f32 / 1000.0 - 1.0).collect(),
+            )?),
+        ),
         _ => (None, None),
     };
     let mut outs = Vec::new();
@@ -51,9 +66,13 @@ fn main() -> anyhow::Result<()> {
             inputs.push(("cond", Input::F32(c.view())));
         }
         let o = g.run(&inputs)?;
-        outs.push((o[g.output_index("logits")?].clone(), o[g.output_index("bits_per_dim")?].clone()));
+        outs.push((
+            o[g.output_index("logits")?].clone(),
+            o[g.output_index("bits_per_dim")?].clone(),
+        ));
     }
-    let diff = |x: &ArrayD<f32>, y: &ArrayD<f32>| x.iter().zip(y.iter()).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+    let diff =
+        |x: &ArrayD<f32>, y: &ArrayD<f32>| x.iter().zip(y.iter()).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
     println!(
         "{}",
         serde_json::json!({"check": "compare_engines", "a": a.a.to_string(), "b": a.b.to_string(), "batch": n,

@@ -188,13 +188,7 @@ impl Sampler for BoundCachedSampler {
                 }
                 progress(i * w + j + 1, h * w);
             }
-            for b in 0..n {
-                for ch in 0..c {
-                    for j in 0..w {
-                        images[((b * c + ch) * h + i) * w + j] = row[[b, ch, j]];
-                    }
-                }
-            }
+            crate::sampler::store_row(&mut images, &row, i, h);
             if i + 1 < h {
                 let rt = Tensor::from_array(row.clone()).map_err(err("row"))?;
                 rb.bind_input("row", &rt).map_err(err("bind"))?;

@@ -52,34 +52,29 @@ pub fn read_matrix(path: &Path) -> Result<(Vec<f32>, usize, usize), NpyError> {
     Ok((values, rows, cols))
 }
 
-/// Writes a float32 matrix as `.npy`.
-pub fn write_matrix(path: &Path, values: &[f32], rows: usize, cols: usize) -> Result<(), NpyError> {
-    let file = std::fs::File::create(path).map_err(|e| data_err(path, e.to_string()))?;
+/// Writes any plain array (`[shape]`, row-major) as `.npy`.
+pub fn write_array<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[usize], values: &[T]) -> Result<(), NpyError> {
+    let e = |e: std::io::Error| data_err(path, e.to_string());
+    let file = std::fs::File::create(path).map_err(e)?;
+    let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
-        .shape(&[rows as u64, cols as u64])
+        .shape(&dims)
         .writer(std::io::BufWriter::new(file))
         .begin_nd()
-        .map_err(|e| data_err(path, e.to_string()))?;
-    w.extend(values.iter().copied())
-        .map_err(|e| data_err(path, e.to_string()))?;
-    w.finish().map_err(|e| data_err(path, e.to_string()))?;
-    Ok(())
+        .map_err(e)?;
+    w.extend(values.iter().copied()).map_err(e)?;
+    w.finish().map_err(e)
+}
+
+/// Writes a float32 matrix as `.npy`.
+pub fn write_matrix(path: &Path, values: &[f32], rows: usize, cols: usize) -> Result<(), NpyError> {
+    write_array(path, &[rows, cols], values)
 }
 
 /// Writes uint8 images `[n, C, H, W]` as `.npy`.
 pub fn write_images(path: &Path, values: &[u8], shape: [usize; 4]) -> Result<(), NpyError> {
-    let file = std::fs::File::create(path).map_err(|e| data_err(path, e.to_string()))?;
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(&shape.map(|d| d as u64))
-        .writer(std::io::BufWriter::new(file))
-        .begin_nd()
-        .map_err(|e| data_err(path, e.to_string()))?;
-    w.extend(values.iter().copied())
-        .map_err(|e| data_err(path, e.to_string()))?;
-    w.finish().map_err(|e| data_err(path, e.to_string()))?;
-    Ok(())
+    write_array(path, &shape, values)
 }
 
 #[cfg(test)]

@@ -325,13 +325,7 @@ impl CachedSampler {
                     progress(i * w + j + 1, h * w);
                 }
             }
-            for b in 0..n {
-                for ch in 0..c {
-                    for j in 0..w {
-                        images[((b * c + ch) * h + i) * w + j] = row[[b, ch, j]];
-                    }
-                }
-            }
+            store_row(&mut images, &row, i, h);
             if i + 1 < h {
                 let mut inputs = vec![("row", Input::U8(row.view()))];
                 for (name, a) in v_names.iter().zip(&past_v) {
@@ -346,6 +340,19 @@ impl CachedSampler {
             }
         }
         Ok(images)
+    }
+}
+
+/// Copies a finished row `[n, C, W]` into row `i` of images `[n, C, H, W]`.
+pub(crate) fn store_row(images: &mut [u8], row: &ArrayD<u8>, i: usize, h: usize) {
+    let (n, c, w) = (row.shape()[0], row.shape()[1], row.shape()[2]);
+    for b in 0..n {
+        for ch in 0..c {
+            let at = ((b * c + ch) * h + i) * w;
+            for j in 0..w {
+                images[at + j] = row[[b, ch, j]];
+            }
+        }
     }
 }
 

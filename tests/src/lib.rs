@@ -130,3 +130,26 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+/// Runs model.onnx of `dir` on `engine`: (logits, bits_per_dim).
+pub fn onnx_outputs(dir: &std::path::Path, engine: &pixelcnn_runtime::EngineKind, x: &Inputs) -> (Vec<f32>, Vec<f32>) {
+    let export = pixelcnn_runtime::Export::open(dir).unwrap();
+    let s = &export.spec;
+    let (contract, path) = export.graph("model").unwrap();
+    let mut g = pixelcnn_runtime::Graph::load(engine, &path, contract, x.n).unwrap();
+    let img = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[x.n, s.channels, s.height, s.width]), x.images.clone())
+        .unwrap();
+    let lbl = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[x.labels.len()]), x.labels.clone()).unwrap();
+    let vec = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[x.n, x.dim]), x.vectors.clone()).unwrap();
+    let mut named = vec![("image", pixelcnn_runtime::Input::U8(img.view()))];
+    if g.contract.inputs.iter().any(|t| t.name == "label") {
+        named.push(("label", pixelcnn_runtime::Input::I64(lbl.view())));
+    }
+    if g.contract.inputs.iter().any(|t| t.name == "cond") {
+        named.push(("cond", pixelcnn_runtime::Input::F32(vec.view())));
+    }
+    let out = g.run(&named).unwrap();
+    let li = g.output_index("logits").unwrap();
+    let bi = g.output_index("bits_per_dim").unwrap();
+    (out[li].iter().copied().collect(), out[bi].iter().copied().collect())
+}

@@ -36,22 +36,7 @@ fn reference_logits(dir: &std::path::Path, model: &PixelModel<Cpu>, x: &Inputs) 
             .to_vec()
             .unwrap();
     }
-    let export = Export::open(dir).unwrap();
-    let (contract, path) = export.graph("model").unwrap();
-    let mut g = Graph::load(&EngineKind::Ort, &path, contract, x.n).unwrap();
-    let s = &export.spec;
-    let img = ArrayD::from_shape_vec(IxDyn(&[x.n, s.channels, s.height, s.width]), x.images.clone()).unwrap();
-    let lbl = ArrayD::from_shape_vec(IxDyn(&[x.labels.len()]), x.labels.clone()).unwrap();
-    let vec = ArrayD::from_shape_vec(IxDyn(&[x.n, x.dim]), x.vectors.clone()).unwrap();
-    let mut named = vec![("image", Input::U8(img.view()))];
-    if g.contract.inputs.iter().any(|t| t.name == "label") {
-        named.push(("label", Input::I64(lbl.view())));
-    }
-    if g.contract.inputs.iter().any(|t| t.name == "cond") {
-        named.push(("cond", Input::F32(vec.view())));
-    }
-    let out = g.run(&named).unwrap();
-    out[g.output_index("logits").unwrap()].iter().copied().collect()
+    pixelcnn_tests::onnx_outputs(dir, &EngineKind::Ort, x).0
 }
 
 #[test]

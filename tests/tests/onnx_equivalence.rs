@@ -5,31 +5,9 @@ use ndarray::{ArrayD, IxDyn};
 use pixelcnn_models::backend::Cpu;
 use pixelcnn_models::{Arch, Conditioning, PixelModel};
 use pixelcnn_runtime::{EngineKind, Export, Graph, Input};
-use pixelcnn_tests::{all_variants, burn_outputs, inputs, max_abs_diff, tiny_spec, Inputs};
+use pixelcnn_tests::{all_variants, burn_outputs, inputs, max_abs_diff, onnx_outputs, tiny_spec, Inputs};
 
 const TOL: f32 = 1e-4;
-
-/// Runs model.onnx of `dir` on `engine`: (logits, bits_per_dim).
-pub fn onnx_outputs(dir: &std::path::Path, engine: &EngineKind, x: &Inputs) -> (Vec<f32>, Vec<f32>) {
-    let export = Export::open(dir).unwrap();
-    let s = &export.spec;
-    let (contract, path) = export.graph("model").unwrap();
-    let mut g = Graph::load(engine, &path, contract, x.n).unwrap();
-    let img = ArrayD::from_shape_vec(IxDyn(&[x.n, s.channels, s.height, s.width]), x.images.clone()).unwrap();
-    let lbl = ArrayD::from_shape_vec(IxDyn(&[x.labels.len()]), x.labels.clone()).unwrap();
-    let vec = ArrayD::from_shape_vec(IxDyn(&[x.n, x.dim]), x.vectors.clone()).unwrap();
-    let mut named = vec![("image", Input::U8(img.view()))];
-    if g.contract.inputs.iter().any(|t| t.name == "label") {
-        named.push(("label", Input::I64(lbl.view())));
-    }
-    if g.contract.inputs.iter().any(|t| t.name == "cond") {
-        named.push(("cond", Input::F32(vec.view())));
-    }
-    let out = g.run(&named).unwrap();
-    let li = g.output_index("logits").unwrap();
-    let bi = g.output_index("bits_per_dim").unwrap();
-    (out[li].iter().copied().collect(), out[bi].iter().copied().collect())
-}
 
 #[test]
 fn every_variant_matches_burn_on_ort_and_tract() {
