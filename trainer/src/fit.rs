@@ -220,6 +220,7 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
             if state.step % cfg.checkpoint_every == 0 {
                 metrics.flush()?;
                 save(out, &model, &optim, &state, cfg.keep_last)?;
+                plot_run(out)?;
             }
         }
         let epoch_done = state.batch_in_epoch >= batches_per_epoch;
