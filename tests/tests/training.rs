@@ -236,3 +236,25 @@ fn vector_conditioned_training_runs() {
     assert!(tmp.path().join("run/samples-epoch-001.png").exists());
     assert!(tmp.path().join("run/training-curves.png").exists());
 }
+
+#[test]
+fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 10);
+    // Adam moves every weight by ~lr per step: 1e30 overflows the logits within steps
+    let mut cfg = config(&data, "epochs: 50\ncheckpoint_every: 1\n");
+    cfg.optimizer.lr = 1e30;
+    let run = tmp.path().join("run");
+    let err = fit::<B>(&cfg, &opts(&run, false), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("training diverged") && err.contains("last good checkpoint is"),
+        "{err}"
+    );
+    // the checkpoints on disk are complete and load
+    let latest = checkpoint::latest(&run).unwrap();
+    assert!(err.contains(&latest.display().to_string()), "{err}");
+    checkpoint::load_model::<Cpu>(&latest, &Default::default()).unwrap();
+}
