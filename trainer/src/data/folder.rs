@@ -55,3 +55,28 @@ pub fn load(dir: &Path, channels: usize, height: usize, width: usize) -> Result<
     }
     Ok(ds)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_class_folders_resized_and_names_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (class, shade) in [("cat", 40u8), ("dog", 200u8)] {
+            std::fs::create_dir_all(dir.path().join(class)).unwrap();
+            let img = image::RgbImage::from_pixel(40, 30, image::Rgb([shade, shade / 2, 7]));
+            img.save(dir.path().join(class).join("a.png")).unwrap();
+        }
+        let ds = load(dir.path(), 3, 8, 8).unwrap();
+        assert_eq!(ds.labels, vec![0, 1]);
+        assert_eq!(ds.images.len(), 2 * 3 * 8 * 8);
+        assert_eq!(ds.image(1)[0], 200); // R plane first
+        assert_eq!(ds.image(1)[64], 100); // then G
+        let gray = load(dir.path(), 1, 4, 4).unwrap();
+        assert_eq!(gray.images.len(), 2 * 16);
+        std::fs::write(dir.path().join("dog").join("broken.png"), b"not a png").unwrap();
+        let e = load(dir.path(), 3, 8, 8).unwrap_err().to_string();
+        assert!(e.contains("broken.png") && e.contains("not a readable image"), "{e}");
+    }
+}
