@@ -225,8 +225,12 @@ pub struct CachedSampler {
 
 impl CachedSampler {
     pub fn new(export: &Export, engine: &EngineKind, batch: usize) -> anyhow::Result<Self> {
-        let row = load(export, "step_row", engine, batch)
-            .map_err(|e| anyhow::anyhow!("{e} (cached sampling needs step graphs: only Gated PixelCNNs and auto-encoders have them; use --mode naive)"))?;
+        anyhow::ensure!(
+            export.contract.graphs.contains_key("step_row"),
+            "{}: no step graphs (cached sampling exists for Gated PixelCNNs and auto-encoders): use --mode naive",
+            export.dir.display()
+        );
+        let row = load(export, "step_row", engine, batch)?;
         let pixel = load(export, "step_pixel", engine, batch)?;
         let s = &export.spec;
         let logits = pixel.output_index("logits")?;

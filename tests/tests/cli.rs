@@ -98,3 +98,31 @@ fn bad_invocations_are_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected cpu, ndarray or cuda"));
 }
+
+#[test]
+fn sample_cli_reports_a_missing_onnx_runtime_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "pixelcnn-runtime", "--bin", "sample"])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let spec = pixelcnn_tests::tiny_spec(pixelcnn_models::Arch::Gated, 1, pixelcnn_models::Conditioning::None);
+    let model = pixelcnn_models::PixelModel::<pixelcnn_models::backend::Cpu>::new(&spec, 1, &Default::default());
+    pixelcnn_exporter::export(&model, tmp.path(), 17).unwrap();
+    let out = Command::new(root().join("target/debug/sample"))
+        .args(["--backend", "ort", "--n", "1", "--out"])
+        .arg(tmp.path().join("x.png"))
+        .arg("--model")
+        .arg(tmp.path())
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ONNX Runtime library not found") && err.contains("/nonexistent/libonnxruntime.so"),
+        "{err}"
+    );
+}

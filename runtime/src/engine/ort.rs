@@ -20,7 +20,8 @@ pub const ORT_VERSION: &str = "1.31.1";
 pub fn library_candidates(gpu: bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(p) = std::env::var("ORT_DYLIB_PATH") {
-        out.push(PathBuf::from(p));
+        // an explicit choice is the only candidate: never silently load another library
+        return vec![PathBuf::from(p)];
     }
     let sub = if gpu { "gpu" } else { "cpu" };
     let file = format!("libonnxruntime.so.{ORT_VERSION}");
