@@ -5,13 +5,14 @@
 # RUN=RUN_DIR to use a trained run. BATCH (default 16), REPS (default 5).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 scripts/fetch-data.sh 2>/dev/null; scripts/setup-ort.sh >/dev/null
 cargo build -q --workspace --bins --examples
 run="${RUN:-}"
 work="bench-out/forward"; rm -rf "$work"; mkdir -p "$work"
 if [ -z "$run" ]; then
   run="$work/run"
-  target/debug/trainer fit --config models/configs/mnist-gated-large.yaml --max-steps 1 --out "$run" >/dev/null
+  "$bin"/trainer fit --config models/configs/mnist-gated-large.yaml --max-steps 1 --out "$run" >/dev/null
 fi
-target/debug/exporter --to onnx --run "$run" --out "$work/onnx" >/dev/null
-target/debug/examples/bench_forward --run "$run" --onnx "$work/onnx" --batch "${BATCH:-16}" --reps "${REPS:-5}"
+"$bin"/exporter --to onnx --run "$run" --out "$work/onnx" >/dev/null
+"$bin"/examples/bench_forward --run "$run" --onnx "$work/onnx" --batch "${BATCH:-16}" --reps "${REPS:-5}"

@@ -6,13 +6,14 @@
 #   scripts/bench-sample.sh            # prints a table and one JSON line per row
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 scripts/fetch-data.sh 2>/dev/null; scripts/setup-ort.sh >/dev/null
 cargo build -q --workspace --bins --examples
 model="${MODEL:-}"
 if [ -z "$model" ]; then
   work="bench-out/sample"; rm -rf "$work"; mkdir -p "$work"
-  target/debug/trainer fit --config models/configs/mnist-gated-large.yaml --max-steps 1 --out "$work/run" >/dev/null
-  target/debug/exporter --to onnx --run "$work/run" --out "$work/onnx" >/dev/null
+  "$bin"/trainer fit --config models/configs/mnist-gated-large.yaml --max-steps 1 --out "$work/run" >/dev/null
+  "$bin"/exporter --to onnx --run "$work/run" --out "$work/onnx" >/dev/null
   model="$work/onnx"
 fi
-target/debug/examples/bench_sample --model "$model" --batches "${BATCHES:-1,16}" --naive-steps "${NAIVE_STEPS:-8}"
+"$bin"/examples/bench_sample --model "$model" --batches "${BATCHES:-1,16}" --naive-steps "${NAIVE_STEPS:-8}"

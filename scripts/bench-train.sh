@@ -8,6 +8,7 @@
 #   STEPS=6 BACKENDS="cpu ndarray" scripts/bench-train.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 cfg="${1:-models/configs/mnist-gated-large.yaml}"
 steps="${STEPS:-6}"
 scripts/fetch-data.sh 2>/dev/null
@@ -18,7 +19,7 @@ first=""
 for b in ${BACKENDS:-cpu}; do
   # eval_limit/sample_count trimmed so the run measures training steps
   sed -e 's/^eval_limit:.*/eval_limit: 16/' -e 's/^sample_count:.*/sample_count: 0/' "$cfg" > "$out/$b.yaml"
-  /usr/bin/time -f '%M' -o "$out/$b.rss" target/debug/trainer fit --config "$out/$b.yaml" --backend "$b" \
+  /usr/bin/time -f '%M' -o "$out/$b.rss" "$bin"/trainer fit --config "$out/$b.yaml" --backend "$b" \
     --max-steps "$steps" --out "$out/$b" >/dev/null 2>"$out/$b.err" || { cat "$out/$b.err" >&2; exit 1; }
   ips=$(python3 -c "
 import json,statistics

@@ -4,10 +4,11 @@
 # no training needed. Writes samples/*.png and prints one JSON line per grid.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 scripts/setup-ort.sh >/dev/null
 cargo build -q -p pixelcnn-runtime --bin sample
 mkdir -p samples
-s=target/debug/sample
+s="$bin"/sample
 $s --model models/pretrained/mnist-gated --backend tract --mode cached --n 64 --seed 1 --out samples/mnist-tract.png
 $s --model models/pretrained/mnist-gated --backend ort --mode cached --n 64 --seed 1 --out samples/mnist-ort.png
 $s --model models/pretrained/mnist-class --backend tract --mode cached --n 16 --label 7 --seed 2 --out samples/mnist-class-7.png

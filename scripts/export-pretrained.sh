@@ -5,21 +5,22 @@
 #   scripts/export-pretrained.sh RUN_DIR NAME "TRAINING COMMAND" [EVAL_LIMIT] [SAMPLE_ARGS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 run="$1"; name="$2"; command="$3"; limit="${4:-1000}"; sample_args="${5:-}"
 out="models/pretrained/$name"
 py="$(scripts/setup-python.sh)"
 rm -rf "$out"; mkdir -p "$out"
-target/debug/exporter --to onnx --run "$run" --out "$out" > "$out/.export.json"
+"$bin"/exporter --to onnx --run "$run" --out "$out" > "$out/.export.json"
 state="$(ls -d "$run"/checkpoints/step-* | tail -n1)/state.json"
 steps=$(python3 -c "import json;print(json.load(open('$state'))['step'])")
 secs=$(python3 -c "import json;print(round(json.load(open('$state'))['train_seconds']))")
-eval_json="$(target/debug/trainer eval --run "$run" --limit "$limit")"
+eval_json="$("$bin"/trainer eval --run "$run" --limit "$limit")"
 dataset=$(sed -n 's/^  path: //p' "$run/config.yaml" | head -n1)
 full_json=""
 if "$py" -c "import onnxruntime as o,sys;s=o.InferenceSession('$out/model.onnx');sys.exit(0 if [i.name for i in s.get_inputs()]==['image'] else 1)"; then
   full_json="$("$py" scripts/check_onnx.py "$out" --score "$dataset/t10k-images-idx3-ubyte"* )"
 fi
-target/debug/sample --model "$out" --backend tract --mode cached --n 36 --seed 1 $sample_args --out "$out/samples.png" > "$out/.sample.json"
+"$bin"/sample --model "$out" --backend tract --mode cached --n 36 --seed 1 $sample_args --out "$out/samples.png" > "$out/.sample.json"
 rm -f "$out/.export.json"
 spec="$(python3 -c "import json;print(json.dumps(json.load(open('$run/checkpoints/'+sorted(__import__('os').listdir('$run/checkpoints'))[-1]+'/spec.json'))))")"
 cat > "$out/MODEL_CARD.md" <<CARD

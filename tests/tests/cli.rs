@@ -8,6 +8,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// Where cargo put the binaries: next to this test's `deps/` directory (honours
+/// CARGO_TARGET_DIR).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
 fn trainer() -> Command {
     let status = Command::new(env!("CARGO"))
         .args(["build", "-q", "-p", "pixelcnn-trainer", "--bin", "trainer"])
@@ -15,7 +22,7 @@ fn trainer() -> Command {
         .status()
         .unwrap();
     assert!(status.success());
-    let mut c = Command::new(root().join("target/debug/trainer"));
+    let mut c = Command::new(bin_dir().join("trainer"));
     c.current_dir(root());
     c
 }
@@ -111,7 +118,7 @@ fn sample_cli_reports_a_missing_onnx_runtime_library() {
     let spec = pixelcnn_tests::tiny_spec(pixelcnn_models::Arch::Gated, 1, pixelcnn_models::Conditioning::None);
     let model = pixelcnn_models::PixelModel::<pixelcnn_models::backend::Cpu>::new(&spec, 1, &Default::default());
     pixelcnn_exporter::export(&model, tmp.path(), 17).unwrap();
-    let out = Command::new(root().join("target/debug/sample"))
+    let out = Command::new(bin_dir().join("sample"))
         .args(["--backend", "ort", "--n", "1", "--out"])
         .arg(tmp.path().join("x.png"))
         .arg("--model")
