@@ -133,3 +133,87 @@ fn sample_cli_reports_a_missing_onnx_runtime_library() {
         "{err}"
     );
 }
+
+fn sample_cli() -> Command {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "pixelcnn-runtime", "--bin", "sample"])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Command::new(bin_dir().join("sample"))
+}
+
+#[test]
+fn sample_cli_completion_interpolation_and_reconstruction() {
+    use pixelcnn_models::{backend::Cpu, Arch, Conditioning, PixelModel};
+    let tmp = tempfile::tempdir().unwrap();
+    let png = tmp.path().join("in.png");
+    image::GrayImage::from_fn(8, 8, |x, y| image::Luma([((x * 30 + y * 3) % 256) as u8]))
+        .save(&png)
+        .unwrap();
+    let run = |dir: &Path, args: &[&str], out: &Path| {
+        let o = sample_cli()
+            .arg("--model")
+            .arg(dir)
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    // completion keeps the top rows of the given image
+    let gated = tmp.path().join("gated");
+    let spec = pixelcnn_tests::tiny_spec(Arch::Gated, 1, Conditioning::None);
+    pixelcnn_exporter::export(&PixelModel::<Cpu>::new(&spec, 1, &Default::default()), &gated, 17).unwrap();
+    let out = tmp.path().join("c.npy");
+    run(
+        &gated,
+        &["--n", "2", "--complete", png.to_str().unwrap(), "--rows", "3"],
+        &out,
+    );
+    let given = image::open(&png).unwrap().to_luma8().into_raw();
+    let got = std::fs::read(&out).unwrap();
+    let body = &got[got.len() - 2 * 64..];
+    for b in 0..2 {
+        assert_eq!(
+            &body[b * 64..b * 64 + 24],
+            &given[..24],
+            "completed image {b} lost its given rows"
+        );
+    }
+    // interpolation: one seed per grid row, so columns of a row share a stream
+    let vec = tmp.path().join("vec");
+    let spec = pixelcnn_tests::tiny_spec(Arch::Gated, 1, Conditioning::Vector { dim: 5 });
+    pixelcnn_exporter::export(&PixelModel::<Cpu>::new(&spec, 1, &Default::default()), &vec, 17).unwrap();
+    let (a, b) = (tmp.path().join("a.npy"), tmp.path().join("b.npy"));
+    pixelcnn_runtime::npy::write_matrix(&a, &[0.0; 5], 1, 5).unwrap();
+    pixelcnn_runtime::npy::write_matrix(&b, &[1.0; 5], 1, 5).unwrap();
+    let out = tmp.path().join("i.png");
+    run(
+        &vec,
+        &[
+            "--n",
+            "8",
+            "--steps",
+            "4",
+            "--interpolate",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+        &out,
+    );
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (4 * 9 + 1, 2 * 9 + 1), "2 rows x 4 steps");
+    // auto-encoder: encode an image, sample conditioned on it
+    let ae = tmp.path().join("ae");
+    let spec = pixelcnn_tests::tiny_spec(Arch::Autoencoder, 1, Conditioning::None);
+    pixelcnn_exporter::export(&PixelModel::<Cpu>::new(&spec, 1, &Default::default()), &ae, 17).unwrap();
+    assert!(ae.join("encoder.onnx").exists());
+    run(
+        &ae,
+        &["--n", "3", "--reconstruct", png.to_str().unwrap()],
+        &tmp.path().join("r.png"),
+    );
+}
