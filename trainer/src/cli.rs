@@ -12,7 +12,7 @@ use pixelcnn_models::{checkpoint, Condition, Conditioning, PixelModel};
 use crate::config::TrainConfig;
 use crate::eval::evaluate;
 use crate::fit::{fit, FitOptions};
-use crate::sample::{class_condition, sample_naive};
+use crate::sample::{class_condition, sample_exported, sample_naive};
 
 #[derive(Parser, Debug)]
 #[command(name = "trainer", version, about = "Train, score and sample PixelCNN models")]
@@ -27,7 +27,7 @@ pub enum Command {
     Fit(FitArgs),
     /// Score a run's latest checkpoint; prints one JSON line.
     Eval(EvalArgs),
-    /// Sample a PNG grid from a run's latest checkpoint (full-network sampling).
+    /// Sample a PNG grid from a run's latest checkpoint (cached step graphs on tract).
     Sample(SampleArgs),
 }
 
@@ -88,6 +88,10 @@ pub struct SampleArgs {
     pub temperature: f64,
     #[arg(long, default_value = "cpu")]
     pub backend: BackendKind,
+    /// Sample with the full burn network once per sub-pixel (slow reference) instead of
+    /// the exported cached step graphs.
+    #[arg(long)]
+    pub naive_burn: bool,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -235,12 +239,16 @@ fn run_sample<B: Backend>(a: SampleArgs) -> anyhow::Result<()> {
         }
     };
     let t = std::time::Instant::now();
-    let images = sample_naive(&model, a.n, &cond, a.seed, a.temperature, &device);
+    let images = if a.naive_burn {
+        sample_naive(&model, a.n, &cond, a.seed, a.temperature, &device)
+    } else {
+        sample_exported(&model, a.n, &cond, a.seed, a.temperature)?
+    };
     let cols = (a.n as f64).sqrt().ceil() as usize;
     pixelcnn_runtime::grid::write_grid(&a.out, &images, a.n, spec.channels, spec.height, spec.width, cols)?;
     println!(
         "{}",
-        serde_json::json!({"out": a.out, "images": a.n, "seconds": t.elapsed().as_secs_f64(), "mode": "naive-burn"})
+        serde_json::json!({"out": a.out, "images": a.n, "seconds": t.elapsed().as_secs_f64(), "mode": if a.naive_burn { "naive-burn" } else { "exported-cached-tract" }})
     );
     Ok(())
 }

@@ -29,7 +29,7 @@ use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::eval::{evaluate, EvalResult};
 use crate::plot::plot_curves;
-use crate::sample::sample_naive;
+use crate::sample::sample_exported;
 
 pub const STATE_FILE: &str = "state.json";
 pub const OPTIM_FILE: &str = "optim.bin";
@@ -348,7 +348,7 @@ fn write_samples<B: burn::tensor::backend::Backend>(
         }
         _ => condition(spec, test, &idx, device),
     };
-    let images = sample_naive(model, n, &cond, seed, 1.0, device);
+    let images = sample_exported(model, n, &cond, seed, 1.0)?;
     let cols = (n as f64).sqrt().ceil() as usize;
     pixelcnn_runtime::grid::write_grid(path, &images, n, spec.channels, spec.height, spec.width, cols)
 }
