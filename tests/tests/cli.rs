@@ -15,14 +15,19 @@ fn bin_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-fn trainer() -> Command {
+/// Builds a binary of the workspace (a no-op when it is up to date).
+fn build(package: &str, bin: &str) -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "pixelcnn-trainer", "--bin", "trainer"])
+        .args(["build", "-q", "-p", package, "--bin", bin])
         .current_dir(root())
         .status()
         .unwrap();
     assert!(status.success());
-    let mut c = Command::new(bin_dir().join("trainer"));
+    bin_dir().join(bin)
+}
+
+fn trainer() -> Command {
+    let mut c = Command::new(build("pixelcnn-trainer", "trainer"));
     c.current_dir(root());
     c
 }
@@ -109,16 +114,10 @@ fn bad_invocations_are_clear_errors() {
 #[test]
 fn sample_cli_reports_a_missing_onnx_runtime_library() {
     let tmp = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "pixelcnn-runtime", "--bin", "sample"])
-        .current_dir(root())
-        .status()
-        .unwrap();
-    assert!(status.success());
     let spec = pixelcnn_tests::tiny_spec(pixelcnn_models::Arch::Gated, 1, pixelcnn_models::Conditioning::None);
     let model = pixelcnn_models::PixelModel::<pixelcnn_models::backend::Cpu>::new(&spec, 1, &Default::default());
     pixelcnn_exporter::export(&model, tmp.path(), 17).unwrap();
-    let out = Command::new(bin_dir().join("sample"))
+    let out = sample_cli()
         .args(["--backend", "ort", "--n", "1", "--out"])
         .arg(tmp.path().join("x.png"))
         .arg("--model")
@@ -135,13 +134,7 @@ fn sample_cli_reports_a_missing_onnx_runtime_library() {
 }
 
 fn sample_cli() -> Command {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "pixelcnn-runtime", "--bin", "sample"])
-        .current_dir(root())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    Command::new(bin_dir().join("sample"))
+    Command::new(build("pixelcnn-runtime", "sample"))
 }
 
 #[test]

@@ -4,7 +4,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use pixelcnn_models::{Condition, Conditioning, ModelSpec};
 
-use crate::data::Dataset;
+use crate::datasets::Dataset;
 
 pub struct Batch<B: Backend> {
     /// `[B, C, H, W]` values 0..=255 as floats.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use pixelcnn_models::ModelSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{self, cifar, folder, idx, Dataset};
+use crate::datasets::{self, cifar, folder, idx, Dataset};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,7 +176,7 @@ impl TrainConfig {
     }
 
     /// Loads and checks the train or test split.
-    pub fn load_split(&self, train: bool) -> Result<Dataset, data::DataError> {
+    pub fn load_split(&self, train: bool) -> Result<Dataset, datasets::DataError> {
         let d = &self.data;
         let s = &self.model;
         let mut ds = match d.format {

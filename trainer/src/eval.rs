@@ -5,7 +5,7 @@ use pixelcnn_models::{nll_nats, PixelModel};
 use serde::Serialize;
 
 use crate::batch::make_batch;
-use crate::data::Dataset;
+use crate::datasets::Dataset;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalResult {

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{condition, make_batch};
 use crate::config::TrainConfig;
-use crate::data::Dataset;
+use crate::datasets::Dataset;
 use crate::eval::{evaluate, EvalResult};
 use crate::plot::plot_curves;
 use crate::sample::sample_exported;

@@ -5,7 +5,7 @@
 pub mod batch;
 pub mod cli;
 pub mod config;
-pub mod data;
+pub mod datasets;
 pub mod eval;
 pub mod fit;
 pub mod plot;
