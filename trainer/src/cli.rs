@@ -160,18 +160,28 @@ fn run_fit(a: FitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// burn-cuda panics (in its device thread) when no driver or GPU is present; turn that
+/// into an error that says what is missing.
+#[cfg(feature = "cuda")]
+fn on_cuda<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "--backend cuda: the CUDA backend failed to start (message above); it needs an NVIDIA GPU and driver (libcuda.so)"
+        ))
+    })
+}
 #[cfg(feature = "cuda")]
 fn cuda_fit(cfg: &TrainConfig, opts: &FitOptions) -> anyhow::Result<crate::fit::FitSummary> {
     use pixelcnn_models::backend::Cuda;
-    fit::<Autodiff<Cuda>>(cfg, opts, &Default::default())
+    on_cuda(|| fit::<Autodiff<Cuda>>(cfg, opts, &Default::default()))
 }
 #[cfg(feature = "cuda")]
 fn cuda_eval(a: EvalArgs) -> anyhow::Result<()> {
-    run_eval::<pixelcnn_models::backend::Cuda>(a)
+    on_cuda(|| run_eval::<pixelcnn_models::backend::Cuda>(a))
 }
 #[cfg(feature = "cuda")]
 fn cuda_sample(a: SampleArgs) -> anyhow::Result<()> {
-    run_sample::<pixelcnn_models::backend::Cuda>(a)
+    on_cuda(|| run_sample::<pixelcnn_models::backend::Cuda>(a))
 }
 #[cfg(not(feature = "cuda"))]
 fn no_cuda<T>() -> anyhow::Result<T> {
