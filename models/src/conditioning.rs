@@ -10,6 +10,7 @@ use burn::tensor::{activation, Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use crate::conv::{uniform, Conv};
+use crate::rows::{add_per_image, to_rows, RowShape};
 use crate::spec::Conditioning;
 
 /// What a batch is conditioned on.
@@ -47,6 +48,26 @@ impl<B: Backend> Condition<B> {
                 CondFeatures::Map(map.expect("spatial conditioning has a map network").forward(h.clone()))
             }
             (kind, given) => panic!("model conditioned on {kind:?} was given {given:?}"),
+        }
+    }
+}
+
+/// [`CondFeatures`] for row-layout layers: maps become rows `[B*H*W, map_channels]`.
+#[derive(Debug, Clone)]
+pub enum RowCond<B: Backend> {
+    None,
+    /// `[batch, in]`, as in [`CondFeatures::Dense`].
+    Dense(Tensor<B, 2>),
+    /// Spatial maps as rows `[B*H*W, map_channels]`.
+    Map(Tensor<B, 2>),
+}
+
+impl<B: Backend> From<&CondFeatures<B>> for RowCond<B> {
+    fn from(f: &CondFeatures<B>) -> Self {
+        match f {
+            CondFeatures::None => Self::None,
+            CondFeatures::Dense(h) => Self::Dense(h.clone()),
+            CondFeatures::Map(s) => Self::Map(to_rows(s.clone())),
         }
     }
 }
@@ -92,6 +113,15 @@ impl<B: Backend> CondProjection<B> {
                 h.clone().matmul(w.val()).reshape([b, out, 1, 1])
             }
             (CondFeatures::Map(s), _, Some(conv)) => conv.forward(s.clone()),
+            _ => panic!("conditioning features do not match the projection"),
+        }
+    }
+
+    /// `x + V^T h` for row-layout pre-activations `x` `[B*H*W, out]`.
+    pub fn add_rows(&self, x: Tensor<B, 2>, features: &RowCond<B>, shape: RowShape) -> Tensor<B, 2> {
+        match (features, &self.dense, &self.map) {
+            (RowCond::Dense(h), Some(w), _) => add_per_image(x, h.clone().matmul(w.val()), shape),
+            (RowCond::Map(s), _, Some(conv)) => x + conv.forward_rows(s.clone(), None),
             _ => panic!("conditioning features do not match the projection"),
         }
     }

@@ -10,6 +10,8 @@ use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::rows::{RowShape, TapIndex};
+
 /// Zero padding `[top, left, bottom, right]`, as in ONNX `pads` order (begin, end).
 pub type Pads = [usize; 4];
 
@@ -95,6 +97,35 @@ impl<B: Backend> Conv<B> {
             self.bias.as_ref().map(|b| b.val()),
             ConvOptions::new([self.stride; 2], [0, 0], [1, 1], 1),
         )
+    }
+
+    /// The effective kernel as a `[kh * kw * in, out]` matrix, rows ordered tap by tap
+    /// (row-major over `kh x kw`), input features inside a tap: the layout of
+    /// [`TapIndex::gather`]'s columns.
+    pub fn matrix(&self) -> Tensor<B, 2> {
+        let [o, i, kh, kw] = self.shape();
+        self.effective_weight().permute([2, 3, 1, 0]).reshape([kh * kw * i, o])
+    }
+
+    /// The same convolution (stride 1) on rows `[N, in]` -> `[N, out]`, its taps read
+    /// through `taps` (built from this conv's kernel size and padding). 1x1 convs take
+    /// `None`: the rows themselves.
+    pub fn forward_rows(&self, x: Tensor<B, 2>, taps: Option<&TapIndex<B>>) -> Tensor<B, 2> {
+        let cols = match taps {
+            Some(t) => t.gather(x),
+            None => x,
+        };
+        let y = cols.matmul(self.matrix());
+        match &self.bias {
+            Some(b) => y + b.val().unsqueeze::<2>(),
+            None => y,
+        }
+    }
+
+    /// The tap index of this convolution's kernel and padding for rows of `shape`.
+    pub fn tap_index(&self, shape: RowShape, device: &B::Device) -> TapIndex<B> {
+        let [_, _, kh, kw] = self.shape();
+        TapIndex::new(shape, kh, kw, self.pads[0], self.pads[1], device)
     }
 
     /// `[out, in, kh, kw]`

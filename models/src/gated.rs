@@ -19,10 +19,11 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{activation, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use crate::conditioning::{CondFeatures, CondProjection};
+use crate::conditioning::{CondFeatures, CondProjection, RowCond};
 use crate::conv::Conv;
 use crate::head::Head;
 use crate::masks::{self, MaskKind};
+use crate::rows::{from_rows, to_rows, RowShape, TapIndex};
 use crate::spec::{Conditioning, ModelSpec};
 
 #[derive(Module, Debug)]
@@ -90,8 +91,49 @@ impl<B: Backend> GatedLayer<B> {
         }
     }
 
-    /// One layer on whole images: `(v, h) -> (v', h')`.
-    pub fn forward(&self, v: Tensor<B, 4>, h: Tensor<B, 4>, cond: &CondFeatures<B>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    /// One layer on rows `[B*H*W, C]` (see [`crate::rows`]): `(v, h) -> (v', h')`.
+    /// The same function as [`Self::forward_reference`], as gathers and matrix products.
+    pub fn forward(
+        &self,
+        v: Tensor<B, 2>,
+        h: Tensor<B, 2>,
+        cond: &RowCond<B>,
+        taps: &LayerTaps<B>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let mut v_pre = self.v_conv.forward_rows(v, Some(&taps.vertical));
+        if let Some(c) = &self.v_cond {
+            v_pre = c.add_rows(v_pre, cond, taps.shape);
+        }
+        let link = self.link.forward_rows(v_pre.clone(), Some(&taps.shift_down));
+        let mut h_pre = self.h_conv.forward_rows(h.clone(), Some(&taps.horizontal)) + link;
+        if let Some(c) = &self.h_cond {
+            h_pre = c.add_rows(h_pre, cond, taps.shape);
+        }
+        let mut h_new = self.h_out.forward_rows(gate_rows(h_pre), None);
+        if self.residual {
+            h_new = h_new + h;
+        }
+        (gate_rows(v_pre), h_new)
+    }
+
+    /// The tap indices of this layer's convolutions for rows of `shape`.
+    pub fn taps(&self, shape: RowShape, device: &B::Device) -> LayerTaps<B> {
+        LayerTaps {
+            vertical: self.v_conv.tap_index(shape, device),
+            horizontal: self.h_conv.tap_index(shape, device),
+            shift_down: TapIndex::new(shape, 1, 1, 1, 0, device),
+            shape,
+        }
+    }
+
+    /// One layer on whole images `[B, C, H, W]` with 2-D convolutions, as written in the
+    /// paper; the reference the row form is tested against.
+    pub fn forward_reference(
+        &self,
+        v: Tensor<B, 4>,
+        h: Tensor<B, 4>,
+        cond: &CondFeatures<B>,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
         let mut v_pre = self.v_conv.forward(v);
         if let Some(c) = &self.v_cond {
             v_pre = v_pre + c.forward(cond);
@@ -106,6 +148,23 @@ impl<B: Backend> GatedLayer<B> {
         }
         (gate(v_pre), h_new)
     }
+}
+
+/// A layer's gathers: the vertical and horizontal kernels and the link's one-row shift.
+#[derive(Debug, Clone)]
+pub struct LayerTaps<B: Backend> {
+    pub vertical: TapIndex<B>,
+    pub horizontal: TapIndex<B>,
+    pub shift_down: TapIndex<B>,
+    pub shape: RowShape,
+}
+
+/// [`gate`] on rows `[N, 2p]`.
+pub fn gate_rows<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let p = x.dims()[1] / 2;
+    let f = x.clone().narrow(1, 0, p);
+    let g = x.narrow(1, p, p);
+    activation::tanh(f) * activation::sigmoid(g)
 }
 
 #[derive(Module, Debug)]
@@ -126,11 +185,36 @@ impl<B: Backend> GatedPixelCnn<B> {
         }
     }
 
+    /// Normalised images `[B, C, H, W]` -> logits as rows `[B*H*W, C*256]`.
+    pub fn forward_rows(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 2> {
+        let [batch, _, height, width] = x.dims();
+        let shape = RowShape { batch, height, width };
+        let device = x.device();
+        let cond = RowCond::from(cond);
+        let x = to_rows(x);
+        let (mut v, mut h) = (x.clone(), x);
+        // layers 1.. share one geometry: build their gathers once
+        let mut taps = None;
+        for (l, layer) in self.layers.iter().enumerate() {
+            if l <= 1 {
+                taps = Some(layer.taps(shape, &device));
+            }
+            (v, h) = layer.forward(v, h, &cond, taps.as_ref().expect("built above"));
+        }
+        self.head.forward_rows(h)
+    }
+
     /// Normalised images `[B, C, H, W]` -> logits `[B, C*256, H, W]`.
     pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
+        let [batch, _, height, width] = x.dims();
+        from_rows(self.forward_rows(x, cond), RowShape { batch, height, width })
+    }
+
+    /// [`Self::forward`] with 2-D convolutions on whole images (the reference form).
+    pub fn forward_reference(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
         let (mut v, mut h) = (x.clone(), x);
         for layer in &self.layers {
-            (v, h) = layer.forward(v, h, cond);
+            (v, h) = layer.forward_reference(v, h, cond);
         }
         self.head.forward(h)
     }

@@ -43,4 +43,10 @@ impl<B: Backend> Head<B> {
         let x = self.hidden.forward(activation::relu(h));
         self.out.forward(activation::relu(x))
     }
+
+    /// [`Self::forward`] on rows `[N, p]` -> `[N, C*256]`.
+    pub fn forward_rows(&self, h: Tensor<B, 2>) -> Tensor<B, 2> {
+        let x = self.hidden.forward_rows(activation::relu(h), None);
+        self.out.forward_rows(activation::relu(x), None)
+    }
 }

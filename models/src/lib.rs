@@ -17,6 +17,7 @@ pub mod gated;
 pub mod head;
 pub mod masks;
 pub mod model;
+pub mod rows;
 pub mod spec;
 
 pub use conditioning::Condition;

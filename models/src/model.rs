@@ -72,22 +72,66 @@ impl<B: Backend> PixelModel<B> {
     pub fn forward(&self, images: Tensor<B, 4>, cond: &Condition<B>) -> Tensor<B, 5> {
         let [b, c, h, w] = images.dims();
         let x = normalize(images);
-        let features = match (&self.encoder, cond) {
+        let features = self.features(&x, cond);
+        match (&self.gated, &self.baseline) {
+            (Some(g), _) => g
+                .forward_rows(x, &features)
+                .reshape([b, h, w, c, LEVELS])
+                .permute([0, 3, 1, 2, 4]),
+            (_, Some(p)) => logits_nchw(p.forward(x, &features), c),
+            _ => unreachable!("a model has one decoder"),
+        }
+    }
+
+    /// [`Self::forward`] computed with 2-D convolutions on whole images, the paper's form
+    /// (the Gated PixelCNN's training path uses row gathers; tests compare the two).
+    pub fn forward_reference(&self, images: Tensor<B, 4>, cond: &Condition<B>) -> Tensor<B, 5> {
+        let c = images.dims()[1];
+        let x = normalize(images);
+        let features = self.features(&x, cond);
+        match (&self.gated, &self.baseline) {
+            (Some(g), _) => logits_nchw(g.forward_reference(x, &features), c),
+            (_, Some(p)) => logits_nchw(p.forward(x, &features), c),
+            _ => unreachable!("a model has one decoder"),
+        }
+    }
+
+    /// Negative log-likelihood in nats of each image `[B]` (the training loss), from
+    /// images `[B, C, H, W]` (values 0..=255 as floats) and the same values as ints.
+    pub fn nll(&self, images: Tensor<B, 4>, targets: Tensor<B, 4, Int>, cond: &Condition<B>) -> Tensor<B, 1> {
+        match &self.gated {
+            Some(g) => {
+                let [b, c, h, w] = images.dims();
+                let x = normalize(images);
+                let features = self.features(&x, cond);
+                let logits = g.forward_rows(x, &features);
+                // rows are pixels in raster order, C*256 logits each: [B*H*W*C, 256]
+                let logits = logits.reshape([b * h * w * c, LEVELS]);
+                let t = targets.permute([0, 2, 3, 1]).reshape([b * h * w * c, 1]);
+                let picked = activation::log_softmax(logits, 1).gather(1, t);
+                picked.reshape([b, h * w * c]).sum_dim(1).reshape([b]).neg()
+            }
+            None => nll_nats(self.forward(images, cond), targets),
+        }
+    }
+
+    fn features(&self, x: &Tensor<B, 4>, cond: &Condition<B>) -> CondFeatures<B> {
+        match (&self.encoder, cond) {
             (Some(enc), Condition::None) => CondFeatures::Dense(enc.forward(x.clone())),
             _ => cond.features(&self.spec.decoder_conditioning(), self.spatial_map.as_ref()),
-        };
-        let logits = match (&self.gated, &self.baseline) {
-            (Some(g), _) => g.forward(x, &features),
-            (_, Some(p)) => p.forward(x, &features),
-            _ => unreachable!("a model has one decoder"),
-        };
-        logits.reshape([b, c, LEVELS, h, w]).permute([0, 1, 3, 4, 2])
+        }
     }
 
     /// The encoder's bottleneck for images (auto-encoder only).
     pub fn encode(&self, images: Tensor<B, 4>) -> Option<Tensor<B, 2>> {
         self.encoder.as_ref().map(|e| e.forward(normalize(images)))
     }
+}
+
+/// `[B, C*256, H, W]` -> `[B, C, H, W, 256]`.
+fn logits_nchw<B: Backend>(logits: Tensor<B, 4>, c: usize) -> Tensor<B, 5> {
+    let [b, _, h, w] = logits.dims();
+    logits.reshape([b, c, LEVELS, h, w]).permute([0, 1, 3, 4, 2])
 }
 
 /// Negative log-likelihood in nats of each image `[B]`, from logits `[B, C, H, W, 256]`

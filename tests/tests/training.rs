@@ -53,6 +53,7 @@ fn opts(out: &Path, resume: bool) -> FitOptions {
         out: out.to_path_buf(),
         resume,
         progress: false,
+        workers: None,
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use clap::{Args, Parser, Subcommand};
-use pixelcnn_models::backend::{BackendKind, Cpu, NdArray};
+use pixelcnn_models::backend::{BackendKind, Candle, Cpu, NdArray};
 use pixelcnn_models::{checkpoint, Condition, Conditioning, PixelModel};
 
 use crate::config::TrainConfig;
@@ -46,6 +46,10 @@ pub struct FitArgs {
     pub resume: bool,
     #[arg(long)]
     pub max_steps: Option<u64>,
+    /// Threads each batch is split across (default: the checkpoint's on --resume, else
+    /// one per core). Results depend on it in the last float bits: keep it to resume exactly.
+    #[arg(long)]
+    pub workers: Option<usize>,
     #[arg(long)]
     pub epochs: Option<usize>,
     #[arg(long)]
@@ -99,11 +103,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(a) => run_fit(a),
         Command::Eval(a) => match a.backend {
             BackendKind::Cpu => run_eval::<Cpu>(a),
+            BackendKind::Candle => run_eval::<Candle>(a),
             BackendKind::NdArray => run_eval::<NdArray>(a),
             BackendKind::Cuda => cuda_eval(a),
         },
         Command::Sample(a) => match a.backend {
             BackendKind::Cpu => run_sample::<Cpu>(a),
+            BackendKind::Candle => run_sample::<Candle>(a),
             BackendKind::NdArray => run_sample::<NdArray>(a),
             BackendKind::Cuda => cuda_sample(a),
         },
@@ -115,6 +121,7 @@ fn run_fit(a: FitArgs) -> anyhow::Result<()> {
     if let Some(v) = a.max_steps {
         cfg.max_steps = Some(v);
     }
+    anyhow::ensure!(a.workers != Some(0), "--workers must be positive");
     if let Some(v) = a.epochs {
         anyhow::ensure!(v > 0, "--epochs must be positive");
         cfg.epochs = v;
@@ -142,9 +149,11 @@ fn run_fit(a: FitArgs) -> anyhow::Result<()> {
         out,
         resume: a.resume,
         progress: true,
+        workers: a.workers,
     };
     let summary = match a.backend {
         BackendKind::Cpu => fit::<Autodiff<Cpu>>(&cfg, &opts, &Default::default())?,
+        BackendKind::Candle => fit::<Autodiff<Candle>>(&cfg, &opts, &Default::default())?,
         BackendKind::NdArray => fit::<Autodiff<NdArray>>(&cfg, &opts, &Default::default())?,
         BackendKind::Cuda => cuda_fit(&cfg, &opts)?,
     };

@@ -1,7 +1,7 @@
 //! Scoring a model on a dataset: bits/dim = mean NLL in nats / (C*H*W ln 2).
 
 use burn::tensor::backend::Backend;
-use pixelcnn_models::{nll_nats, PixelModel};
+use pixelcnn_models::PixelModel;
 use serde::Serialize;
 
 use crate::batch::make_batch;
@@ -29,8 +29,8 @@ pub fn evaluate<B: Backend>(
     while start < n {
         let idx: Vec<usize> = (start..(start + batch).min(n)).collect();
         let b = make_batch::<B>(&model.spec, ds, &idx, device);
-        let logits = model.forward(b.images, &b.cond);
-        let nats: Vec<f32> = nll_nats(logits, b.targets)
+        let nats: Vec<f32> = model
+            .nll(b.images, b.targets, &b.cond)
             .into_data()
             .convert::<f32>()
             .to_vec()

@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::module::{AutodiffModule, Module, ModuleMapper, Param};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
+use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use pixelcnn_models::checkpoint::{self, CHECKPOINTS};
-use pixelcnn_models::{nll_nats, Condition, Conditioning, PixelModel};
+use pixelcnn_models::{Condition, Conditioning, PixelModel};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,6 +50,14 @@ pub struct TrainState {
     pub best_step: Option<u64>,
     /// Training seconds so far (all sessions).
     pub train_seconds: f64,
+    /// Threads each batch is split across (see [`batch_gradients`]); part of the exact
+    /// resume promise, since the split fixes the order in which gradients are summed.
+    #[serde(default = "one_worker")]
+    pub workers: usize,
+}
+
+fn one_worker() -> usize {
+    1
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +66,13 @@ pub struct FitOptions {
     pub resume: bool,
     /// Show a progress bar (off in tests).
     pub progress: bool,
+    /// Threads per batch; `None`: the checkpoint's on `--resume`, else the cores available.
+    pub workers: Option<usize>,
+}
+
+/// The default worker count: one per core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,6 +109,65 @@ pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rng);
     order
+}
+
+/// The batch's loss (mean bits/dim) and its gradients, the batch split into `workers`
+/// contiguous parts computed on as many threads. Each part runs its own autodiff graph on a
+/// copy of the parameters (same ids, shared storage) and its loss is its share of the
+/// batch mean, so the parts' gradients add up to the whole batch's. They are summed in part
+/// order, whatever order the threads finish in: the result depends on `workers` only.
+pub fn batch_gradients<B: AutodiffBackend>(
+    model: &PixelModel<B>,
+    train: &Dataset,
+    idx: &[usize],
+    workers: usize,
+    device: &B::Device,
+) -> (f64, GradientsParams) {
+    let spec = &model.spec;
+    let scale = idx.len() as f64 * spec.dims() as f64 * std::f64::consts::LN_2;
+    let part = idx.len().div_ceil(workers.clamp(1, idx.len().max(1)));
+    let run = |chunk: &[usize], m: &PixelModel<B>| {
+        let batch = make_batch::<B>(spec, train, chunk, device);
+        let loss = m.nll(batch.images, batch.targets, &batch.cond).sum().div_scalar(scale);
+        let value: f64 = loss.clone().into_scalar().elem::<f64>();
+        (value, GradientsParams::from_grads(loss.backward(), m))
+    };
+    let chunks: Vec<&[usize]> = idx.chunks(part).collect();
+    if chunks.len() == 1 {
+        return run(chunks[0], model);
+    }
+    let inner = model.valid();
+    let results: Vec<(f64, GradientsParams)> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                let m = PixelModel::<B>::from_inner(inner.clone()).map(&mut TrackGrads);
+                s.spawn(move || run(chunk, &m))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a training worker panicked"))
+            .collect()
+    });
+    let mut acc = GradientsAccumulator::<PixelModel<B>>::new();
+    let mut total = 0.0;
+    for (value, grads) in results {
+        total += value;
+        acc.accumulate(model, grads);
+    }
+    (total, acc.grads())
+}
+
+/// Marks every float parameter as tracked: a worker's copy of the model gets a fresh
+/// autodiff leaf per parameter (same id, same storage), independent of other workers' graphs.
+struct TrackGrads;
+
+impl<B: AutodiffBackend> ModuleMapper<B> for TrackGrads {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        Param::from_mapped_value(id, tensor.require_grad(), mapper)
+    }
 }
 
 /// Trains per `cfg` into `opts.out` (a run directory).
@@ -133,6 +208,10 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
         let state: TrainState =
             serde_json::from_slice(&sbytes).with_context(|| format!("{}", ckpt.join(STATE_FILE).display()))?;
         truncate_metrics(out, state.step)?;
+        let mut state = state;
+        if let Some(w) = opts.workers {
+            state.workers = w;
+        }
         (model, state)
     } else {
         if checkpoint::latest(out).is_ok() {
@@ -151,6 +230,7 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
             best_test_bpd: None,
             best_step: None,
             train_seconds: 0.0,
+            workers: opts.workers.unwrap_or_else(default_workers),
         };
         (PixelModel::<B>::new(spec, cfg.seed, device), state)
     };
@@ -177,7 +257,6 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
     let mut losses = Vec::new();
     let mut last_test = None;
     let mut last_ckpt = None;
-    let dims = spec.dims() as f64 * std::f64::consts::LN_2;
 
     while state.epoch < cfg.epochs && state.step < max_steps {
         let order = epoch_order(cfg.seed, state.epoch, train.len());
@@ -185,10 +264,7 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
             let t0 = Instant::now();
             let lo = state.batch_in_epoch * cfg.batch_size;
             let idx = &order[lo..(lo + cfg.batch_size).min(train.len())];
-            let batch = make_batch::<B>(spec, &train, idx, device);
-            let logits = model.forward(batch.images, &batch.cond);
-            let loss = nll_nats(logits, batch.targets).mean().div_scalar(dims);
-            let value: f64 = loss.clone().into_scalar().elem::<f64>();
+            let (value, grads) = batch_gradients(&model, &train, idx, state.workers, device);
             if !value.is_finite() {
                 let last = checkpoint::latest(out)
                     .map(|p| p.display().to_string())
@@ -200,7 +276,6 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
                 );
             }
             let lr = cfg.optimizer.lr_at(state.step);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             state.step += 1;
             state.batch_in_epoch += 1;
