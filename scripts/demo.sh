@@ -9,10 +9,10 @@ scripts/setup-ort.sh >/dev/null
 cargo build -q -p pixelcnn-runtime --bin sample
 mkdir -p samples
 s="$bin"/sample
-$s --model models/pretrained/mnist-gated --backend tract --mode cached --n 64 --seed 1 --out samples/mnist-tract.png
-$s --model models/pretrained/mnist-gated --backend ort --mode cached --n 64 --seed 1 --out samples/mnist-ort.png
-$s --model models/pretrained/mnist-class --backend tract --mode cached --n 16 --label 7 --seed 2 --out samples/mnist-class-7.png
-$s --model models/pretrained/fashion-gated --backend tract --mode cached --n 64 --seed 3 --out samples/fashion.png
+$s --model models/pretrained/mnist-gated --backend tract --mode cached --n 64 --seed 1 --scale 4 --out samples/mnist-tract.png
+$s --model models/pretrained/mnist-gated --backend ort --mode cached --n 64 --seed 1 --scale 4 --out samples/mnist-ort.png
+$s --model models/pretrained/mnist-class --backend tract --mode cached --n 16 --label 7 --seed 2 --scale 4 --out samples/mnist-class-7.png
+$s --model models/pretrained/fashion-gated --backend tract --mode cached --n 64 --seed 3 --scale 4 --out samples/fashion.png
 if cmp -s samples/mnist-tract.png samples/mnist-ort.png; then
   echo "tract and ONNX Runtime wrote the same PNG for seed 1"
 else

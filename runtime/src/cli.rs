@@ -12,7 +12,7 @@ use pixelcnn_models::Conditioning;
 
 use crate::engine::{EngineKind, Graph, Input};
 use crate::export::Export;
-use crate::grid::{read_image, write_grid};
+use crate::grid::{read_image, write_grid_scaled};
 use crate::rng::image_seed;
 use crate::sampler::{self, CondInput, Mode, SampleRequest};
 
@@ -60,6 +60,9 @@ pub struct Cli {
     /// PNG grid, or `.npy` for the raw uint8 images [n, C, H, W].
     #[arg(long)]
     pub out: PathBuf,
+    /// Enlarge the PNG grid K times (nearest neighbour), e.g. 4 for readable 28x28 digits.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
     /// With a GPU backend: run on CPU if the provider cannot be registered.
     #[arg(long)]
     pub fallback: bool,
@@ -230,7 +233,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.out.extension().is_some_and(|e| e == "npy") {
         crate::npy::write_images(&cli.out, &images, [n, spec.channels, spec.height, spec.width])?;
     } else {
-        write_grid(&cli.out, &images, n, spec.channels, spec.height, spec.width, cols)?;
+        let scale = cli.scale as usize;
+        write_grid_scaled(
+            &cli.out,
+            &images,
+            n,
+            spec.channels,
+            spec.height,
+            spec.width,
+            cols,
+            scale,
+        )?;
     }
     println!(
         "{}",

@@ -12,6 +12,23 @@ pub fn write_grid(
     w: usize,
     cols: usize,
 ) -> anyhow::Result<()> {
+    write_grid_scaled(path, images, n, c, h, w, cols, 1)
+}
+
+/// [`write_grid`], the whole grid enlarged `scale` times by nearest-neighbour (every
+/// pixel becomes a `scale x scale` block, so a 28x28 digit stays sharp).
+#[allow(clippy::too_many_arguments)]
+pub fn write_grid_scaled(
+    path: &Path,
+    images: &[u8],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: usize,
+    scale: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=64).contains(&scale), "grid: scale must be 1..=64, got {scale}");
     anyhow::ensure!(
         n > 0 && images.len() == n * c * h * w,
         "grid: {} bytes for {n} images of {c}x{h}x{w}",
@@ -37,6 +54,12 @@ pub fn write_grid(
             std::fs::create_dir_all(dir)?;
         }
     }
+    let canvas = if scale == 1 {
+        canvas
+    } else {
+        let (sw, sh) = (canvas.width() * scale as u32, canvas.height() * scale as u32);
+        image::imageops::resize(&canvas, sw, sh, image::imageops::FilterType::Nearest)
+    };
     canvas
         .save(path)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
@@ -60,4 +83,24 @@ pub fn read_image(path: &Path, c: usize, h: usize, w: usize) -> anyhow::Result<V
             .flat_map(|ch| rgb.pixels().map(move |p| p.0[ch]).collect::<Vec<_>>())
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_grid_repeats_each_pixel_as_a_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.png");
+        // one 2x2 gray image: 0, 100 / 200, 255
+        write_grid_scaled(&path, &[0, 100, 200, 255], 1, 1, 2, 2, 1, 3).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (4 * 3, 4 * 3));
+        for (x, y, v) in [(3, 3, 0), (5, 5, 0), (6, 3, 100), (8, 5, 100), (3, 6, 200), (8, 8, 255)] {
+            assert_eq!(img.get_pixel(x, y).0, [v; 3], "pixel ({x}, {y})");
+        }
+        assert_eq!(img.get_pixel(0, 0).0, [40; 3]); // the gap
+        assert!(write_grid_scaled(&path, &[0; 4], 1, 1, 2, 2, 1, 0).is_err());
+    }
 }

@@ -108,7 +108,28 @@ fn bad_invocations_are_clear_errors() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected cpu, ndarray or cuda"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected cpu, candle, ndarray or cuda"));
+
+    let out = trainer()
+        .args(["fit", "--config", "models/configs/tiny-gated.yaml", "--workers", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--workers must be positive"));
+
+    let out = sample_cli()
+        .args([
+            "--model",
+            "models/pretrained/mnist-gated",
+            "--scale",
+            "0",
+            "--out",
+            "x.png",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--scale"));
 }
 
 #[test]
