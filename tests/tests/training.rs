@@ -84,37 +84,80 @@ fn tiny_model_overfits_a_handful_of_images() {
 
 #[test]
 fn resume_continues_bit_identically() {
+    // one worker, and a batch split across two threads (the default on a 2-core machine)
+    for workers in [1, 2] {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        write_idx(&data, 12, 10);
+        let cfg = config(&data, "epochs: 3\ncheckpoint_every: 2\n");
+        let opts = |out: &Path, resume: bool| FitOptions {
+            workers: Some(workers),
+            ..opts(out, resume)
+        };
+        let full = tmp.path().join("full");
+        fit::<B>(&cfg, &opts(&full, false), &Default::default()).unwrap();
+
+        // interrupted run: stop mid-epoch at step 4 (epoch 1, batch 1 of 3), then resume;
+        // the resumed run takes its worker count from the checkpoint
+        let mut first = cfg.clone();
+        first.max_steps = Some(4);
+        let part = tmp.path().join("part");
+        fit::<B>(&first, &opts(&part, false), &Default::default()).unwrap();
+        let resume = FitOptions {
+            workers: None,
+            ..opts(&part, true)
+        };
+        let resumed = fit::<B>(&cfg, &resume, &Default::default()).unwrap();
+        assert_eq!(resumed.steps, 9);
+        let (a, b) = (losses(&full), losses(&part));
+        assert_eq!(a.len(), 9);
+        assert_eq!(
+            a, b,
+            "workers {workers}: resumed losses differ from the uninterrupted run"
+        );
+        // and the final weights are the same: identical logits, bit for bit
+        let logits = |run: &Path| -> Vec<f32> {
+            let dev = Default::default();
+            let m = checkpoint::load_model::<Cpu>(&checkpoint::latest(run).unwrap(), &dev).unwrap();
+            let x = burn::tensor::Tensor::<Cpu, 4>::from_data(
+                burn::tensor::TensorData::new(vec![100f32; 100], [1, 1, 10, 10]),
+                &dev,
+            );
+            m.forward(x, &pixelcnn_models::Condition::None)
+                .into_data()
+                .to_vec()
+                .unwrap()
+        };
+        assert!(
+            logits(&full) == logits(&part),
+            "workers {workers}: final weights differ"
+        );
+    }
+}
+
+#[test]
+fn a_batch_split_across_threads_trains_like_one_thread() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     write_idx(&data, 12, 10);
-    let cfg = config(&data, "epochs: 3\ncheckpoint_every: 2\n");
-    let full = tmp.path().join("full");
-    fit::<B>(&cfg, &opts(&full, false), &Default::default()).unwrap();
-
-    // interrupted run: stop mid-epoch at step 4 (epoch 1, batch 1 of 3), then resume
-    let mut first = cfg.clone();
-    first.max_steps = Some(4);
-    let part = tmp.path().join("part");
-    fit::<B>(&first, &opts(&part, false), &Default::default()).unwrap();
-    let resumed = fit::<B>(&cfg, &opts(&part, true), &Default::default()).unwrap();
-    assert_eq!(resumed.steps, 9);
-    let (a, b) = (losses(&full), losses(&part));
-    assert_eq!(a.len(), 9);
-    assert_eq!(a, b, "resumed losses differ from the uninterrupted run");
-    // and the final weights are the same: identical logits, bit for bit
-    let logits = |run: &Path| -> Vec<f32> {
-        let dev = Default::default();
-        let m = checkpoint::load_model::<Cpu>(&checkpoint::latest(run).unwrap(), &dev).unwrap();
-        let x = burn::tensor::Tensor::<Cpu, 4>::from_data(
-            burn::tensor::TensorData::new(vec![100f32; 100], [1, 1, 10, 10]),
-            &dev,
-        );
-        m.forward(x, &pixelcnn_models::Condition::None)
-            .into_data()
-            .to_vec()
-            .unwrap()
+    let cfg = config(&data, "epochs: 2\ncheckpoint_every: 100\n");
+    let run = |workers: usize| {
+        let o = FitOptions {
+            workers: Some(workers),
+            ..opts(&tmp.path().join(format!("w{workers}")), false)
+        };
+        fit::<B>(&cfg, &o, &Default::default()).unwrap().losses
     };
-    assert!(logits(&full) == logits(&part), "final weights differ");
+    let (one, split) = (run(1), run(3));
+    assert_eq!(one.len(), 6);
+    for (step, (a, b)) in one.iter().zip(&split).enumerate() {
+        // the same gradients summed in another order: equal up to float rounding
+        assert!(
+            (a - b).abs() < 1e-4 * a.abs(),
+            "step {step}: 1 worker {a}, 3 workers {b}"
+        );
+    }
+    assert!(one[5] < one[0], "training makes progress: {one:?}");
 }
 
 #[test]
