@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Exports a training run into models/pretrained/NAME/ with a model card: the graphs, the
 # spec, test bits/dim from `trainer eval` (burn) and from Python ONNX Runtime on the whole
-# test set, a sample grid, and the exact training command.
+# test set, a sample grid, the exact training command, and the run itself (config, metrics,
+# latest checkpoint) under NAME/run/ so training can be resumed:
+#   cp -r models/pretrained/NAME/run runs/NAME
+#   trainer fit --config runs/NAME/config.yaml --out runs/NAME --resume
 #   scripts/export-pretrained.sh RUN_DIR NAME "TRAINING COMMAND" [EVAL_LIMIT] [SAMPLE_ARGS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
@@ -9,9 +12,13 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 run="$1"; name="$2"; command="$3"; limit="${4:-1000}"; sample_args="${5:-}"
 out="models/pretrained/$name"
 py="$(scripts/setup-python.sh)"
-rm -rf "$out"; mkdir -p "$out"
+rm -rf "$out"; mkdir -p "$out/run/checkpoints"
+latest="$(ls -d "$run"/checkpoints/step-* | sort -t- -k2 -n | tail -n1)"
+cp -r "$latest" "$out/run/checkpoints/"
+cp "$run/config.yaml" "$out/run/"
+for f in metrics.jsonl epochs.jsonl training-curves.png; do [ -f "$run/$f" ] && cp "$run/$f" "$out/run/"; done
 "$bin"/exporter --to onnx --run "$run" --out "$out" > "$out/.export.json"
-state="$(ls -d "$run"/checkpoints/step-* | tail -n1)/state.json"
+state="$latest/state.json"
 steps=$(python3 -c "import json;print(json.load(open('$state'))['step'])")
 secs=$(python3 -c "import json;print(round(json.load(open('$state'))['train_seconds']))")
 eval_json="$("$bin"/trainer eval --run "$run" --limit "$limit")"
@@ -20,9 +27,9 @@ full_json=""
 if "$py" -c "import onnxruntime as o,sys;s=o.InferenceSession('$out/model.onnx');sys.exit(0 if [i.name for i in s.get_inputs()]==['image'] else 1)"; then
   full_json="$("$py" scripts/check_onnx.py "$out" --score "$dataset/t10k-images-idx3-ubyte"* )"
 fi
-"$bin"/sample --model "$out" --backend tract --mode cached --n 36 --seed 1 $sample_args --out "$out/samples.png" > "$out/.sample.json"
+"$bin"/sample --model "$out" --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args --out "$out/samples.png" > "$out/.sample.json"
 rm -f "$out/.export.json"
-spec="$(python3 -c "import json;print(json.dumps(json.load(open('$run/checkpoints/'+sorted(__import__('os').listdir('$run/checkpoints'))[-1]+'/spec.json'))))")"
+spec="$(python3 -c "import json;print(json.dumps(json.load(open('$latest/spec.json'))))")"
 cat > "$out/MODEL_CARD.md" <<CARD
 # $name
 
@@ -34,8 +41,9 @@ cat > "$out/MODEL_CARD.md" <<CARD
 - Test bits/dim, \`trainer eval --run RUN --limit $limit\` (burn): \`$eval_json\`
 - Test bits/dim, whole test set, Python ONNX Runtime on \`model.onnx\`
   (\`scripts/check_onnx.py $out --score $dataset/t10k-images-idx3-ubyte*\`): \`${full_json:-n/a (conditional model: the scorer feeds images only)}\`
-- Samples: \`samples.png\` from \`sample --model $out --backend tract --mode cached --n 36 --seed 1 $sample_args\`
+- Samples: \`samples.png\` from \`sample --model $out --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args\`
 - Files: \`model.onnx\` (scoring, naive sampling), \`step_row.onnx\` + \`step_pixel.onnx\` (cached
-  sampling), \`README.md\` (interface); the spec and contract are in every graph's metadata.
+  sampling), \`README.md\` (interface); the spec and contract are in every graph's metadata;
+  \`run/\` (config, metrics, the latest checkpoint: weights, Adam moments, position).
 CARD
 cat "$out/MODEL_CARD.md"
