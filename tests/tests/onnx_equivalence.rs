@@ -140,6 +140,7 @@ fn trained_checkpoint_matches_and_eval_agrees_with_onnx_bits_per_dim() {
         resume: false,
         progress: false,
         workers: None,
+        stop: Default::default(),
     };
     pixelcnn_trainer::fit::<burn::backend::Autodiff<Cpu>>(&cfg, &opts, &Default::default()).unwrap();
     let dev = Default::default();

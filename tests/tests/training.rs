@@ -54,6 +54,7 @@ fn opts(out: &Path, resume: bool) -> FitOptions {
         resume,
         progress: false,
         workers: None,
+        stop: Default::default(),
     }
 }
 
@@ -132,6 +133,58 @@ fn resume_continues_bit_identically() {
             logits(&full) == logits(&part),
             "workers {workers}: final weights differ"
         );
+    }
+}
+
+#[test]
+fn a_stop_request_checkpoints_the_current_step_and_resume_is_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 12, 10);
+    // checkpoints far apart: only the stop request writes one mid-run
+    let cfg = config(&data, "epochs: 2\ncheckpoint_every: 1000\n");
+    let full = tmp.path().join("full");
+    fit::<B>(&cfg, &opts(&full, false), &Default::default()).unwrap();
+
+    let part = tmp.path().join("part");
+    let stop = FitOptions {
+        stop: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        ..opts(&part, false)
+    };
+    let s = fit::<B>(&cfg, &stop, &Default::default()).unwrap();
+    assert_eq!(s.steps, 0, "a stop before the first step takes none");
+    let mut first = cfg.clone();
+    first.max_steps = Some(2);
+    let part2 = tmp.path().join("part2");
+    fit::<B>(&first, &opts(&part2, false), &Default::default()).unwrap();
+    // stop requested while resuming at step 2 (mid-epoch): a checkpoint at step 2, no eval
+    let s = fit::<B>(
+        &cfg,
+        &FitOptions {
+            resume: true,
+            ..stop_for(&part2)
+        },
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(s.steps, 2);
+    assert!(
+        s.checkpoint.ends_with(checkpoint::step_name(2)),
+        "{}",
+        s.checkpoint.display()
+    );
+    fit::<B>(&cfg, &opts(&part2, true), &Default::default()).unwrap();
+    assert_eq!(
+        losses(&full),
+        losses(&part2),
+        "a stopped and resumed run differs from an uninterrupted one"
+    );
+}
+
+fn stop_for(out: &Path) -> FitOptions {
+    FitOptions {
+        stop: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        ..opts(out, false)
     }
 }
 

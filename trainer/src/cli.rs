@@ -150,6 +150,7 @@ fn run_fit(a: FitArgs) -> anyhow::Result<()> {
         resume: a.resume,
         progress: true,
         workers: a.workers,
+        stop: stop_on_signals()?,
     };
     let summary = match a.backend {
         BackendKind::Cpu => fit::<Autodiff<Cpu>>(&cfg, &opts, &Default::default())?,
@@ -167,6 +168,17 @@ fn run_fit(a: FitArgs) -> anyhow::Result<()> {
     });
     println!("{line}");
     Ok(())
+}
+
+/// A flag set by SIGINT (Ctrl-C) or SIGTERM: training then stops after the current step
+/// and writes a checkpoint.
+fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    #[cfg(unix)]
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, flag.clone()).context("installing the signal handler")?;
+    }
+    Ok(flag)
 }
 
 /// burn-cuda panics (in its device thread) when no driver or GPU is present; turn that

@@ -9,6 +9,8 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -60,7 +62,7 @@ fn one_worker() -> usize {
     1
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FitOptions {
     pub out: PathBuf,
     pub resume: bool,
@@ -68,6 +70,9 @@ pub struct FitOptions {
     pub progress: bool,
     /// Threads per batch; `None`: the checkpoint's on `--resume`, else the cores available.
     pub workers: Option<usize>,
+    /// Set (e.g. by SIGINT/SIGTERM) to stop after the current step with a checkpoint, so
+    /// an interrupted run loses nothing and resumes exactly.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// The default worker count: one per core.
@@ -258,9 +263,14 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
     let mut last_test = None;
     let mut last_ckpt = None;
 
+    let mut stopped = false;
     while state.epoch < cfg.epochs && state.step < max_steps {
         let order = epoch_order(cfg.seed, state.epoch, train.len());
         while state.batch_in_epoch < batches_per_epoch && state.step < max_steps {
+            if opts.stop.load(Ordering::Relaxed) {
+                stopped = true;
+                break;
+            }
             let t0 = Instant::now();
             let lo = state.batch_in_epoch * cfg.batch_size;
             let idx = &order[lo..(lo + cfg.batch_size).min(train.len())];
@@ -297,6 +307,14 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
                 save(out, &model, &optim, &state, cfg.keep_last)?;
                 plot_run(out)?;
             }
+        }
+        if stopped {
+            metrics.flush()?;
+            let dir = save(out, &model, &optim, &state, cfg.keep_last)?;
+            bar.println(format!("stopped at step {}: checkpoint {}", state.step, dir.display()));
+            last_ckpt = Some(dir);
+            plot_run(out)?;
+            break;
         }
         let epoch_done = state.batch_in_epoch >= batches_per_epoch;
         // epoch end (or the end of training): score, sample, plot, checkpoint
