@@ -100,11 +100,11 @@ fn main() -> anyhow::Result<()> {
     let gap = 2;
     let mut img = image::RgbImage::from_pixel((2 * w + gap) as u32, h as u32, image::Rgb([90, 90, 90]));
     for (k, map) in maps.iter().enumerate() {
-        for i in 0..h {
-            for j in 0..w {
+        for (i, row) in map.iter().enumerate() {
+            for (j, &seen) in row.iter().enumerate() {
                 let px = if (i, j) == (ti, tj) {
                     [220, 40, 40]
-                } else if map[i][j] {
+                } else if seen {
                     [240, 240, 240]
                 } else {
                     [25, 25, 25]
