@@ -5,7 +5,7 @@
 # latest checkpoint) under NAME/run/ so training can be resumed:
 #   cp -r models/pretrained/NAME/run runs/NAME
 #   trainer fit --config runs/NAME/config.yaml --out runs/NAME --resume
-#   scripts/export-pretrained.sh RUN_DIR NAME "TRAINING COMMAND" [EVAL_LIMIT] [SAMPLE_ARGS]
+#   scripts/export-pretrained.sh RUN_DIR NAME "HOW IT WAS TRAINED (markdown)" [EVAL_LIMIT] [SAMPLE_ARGS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
@@ -17,6 +17,7 @@ latest="$(ls -d "$run"/checkpoints/step-* | sort -t- -k2 -n | tail -n1)"
 cp -r "$latest" "$out/run/checkpoints/"
 cp "$run/config.yaml" "$out/run/"
 for f in metrics.jsonl epochs.jsonl training-curves.png; do [ -f "$run/$f" ] && cp "$run/$f" "$out/run/"; done
+[ -f "$run/training-curves.png" ] && cp "$run/training-curves.png" "$out/"
 "$bin"/exporter --to onnx --run "$run" --out "$out" > "$out/.export.json"
 state="$latest/state.json"
 steps=$(python3 -c "import json;print(json.load(open('$state'))['step'])")
@@ -35,13 +36,15 @@ cat > "$out/MODEL_CARD.md" <<CARD
 
 - Model: \`$spec\`
 - Data: \`$dataset\` (train split; scored on the test split)
-- Training: \`$command\` — stopped after **$steps optimizer steps** ($((steps * 32)) images,
-  $secs s of training time on 2 shared CPU cores, candle backend). Far from converged: the
-  reference point for a converged Gated PixelCNN on 8-bit MNIST is ~0.81 bits/dim.
+- Training: $command — stopped after **$steps optimizer steps** ($((steps * 32)) images,
+  $secs s of training time on 2 CPU cores shared with other jobs, burn-flex backend). Far from
+  converged: the reference point for a converged Gated PixelCNN on 8-bit MNIST is ~0.81 bits/dim.
+- Resume: \`cp -r $out/run runs/$name && trainer fit --config runs/$name/config.yaml --out runs/$name --resume\`
 - Test bits/dim, \`trainer eval --run RUN --limit $limit\` (burn): \`$eval_json\`
 - Test bits/dim, whole test set, Python ONNX Runtime on \`model.onnx\`
   (\`scripts/check_onnx.py $out --score $dataset/t10k-images-idx3-ubyte*\`): \`${full_json:-n/a (conditional model: the scorer feeds images only)}\`
 - Samples: \`samples.png\` from \`sample --model $out --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args\`
+- Curves: \`training-curves.png\` (train bits/dim per step, test bits/dim at epoch ends and at the end of each run)
 - Files: \`model.onnx\` (scoring, naive sampling), \`step_row.onnx\` + \`step_pixel.onnx\` (cached
   sampling), \`README.md\` (interface); the spec and contract are in every graph's metadata;
   \`run/\` (config, metrics, the latest checkpoint: weights, Adam moments, position).
