@@ -38,8 +38,9 @@ pub struct GatedLayer<B: Backend> {
     pub residual: bool,
 }
 
-/// `tanh(x[:, :p]) * sigmoid(x[:, p:])`
-pub fn gate<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+/// `tanh(x[:, :p]) * sigmoid(x[:, p:])`, features on dimension 1: `[B, 2p, H, W]` images
+/// or `[N, 2p]` rows.
+pub fn gate<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     let p = x.dims()[1] / 2;
     let f = x.clone().narrow(1, 0, p);
     let g = x.narrow(1, p, p);
@@ -109,11 +110,11 @@ impl<B: Backend> GatedLayer<B> {
         if let Some(c) = &self.h_cond {
             h_pre = c.add_rows(h_pre, cond, taps.shape);
         }
-        let mut h_new = self.h_out.forward_rows(gate_rows(h_pre), None);
+        let mut h_new = self.h_out.forward_rows(gate(h_pre), None);
         if self.residual {
             h_new = h_new + h;
         }
-        (gate_rows(v_pre), h_new)
+        (gate(v_pre), h_new)
     }
 
     /// The tap indices of this layer's convolutions for rows of `shape`.
@@ -157,14 +158,6 @@ pub struct LayerTaps<B: Backend> {
     pub horizontal: TapIndex<B>,
     pub shift_down: TapIndex<B>,
     pub shape: RowShape,
-}
-
-/// [`gate`] on rows `[N, 2p]`.
-pub fn gate_rows<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let p = x.dims()[1] / 2;
-    let f = x.clone().narrow(1, 0, p);
-    let g = x.narrow(1, p, p);
-    activation::tanh(f) * activation::sigmoid(g)
 }
 
 #[derive(Module, Debug)]
