@@ -9,7 +9,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use pixelcnn_models::{bits_per_dim, nll_nats, Condition, Conditioning, PixelModel};
 
 fn write<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[usize], data: &[T]) -> anyhow::Result<()> {
-    Ok(pixelcnn_runtime::npy::write_array(path, shape, data)?)
+    Ok(pixelcnn_core::npy::write_array(path, shape, data)?)
 }
 
 /// Writes `n` deterministic pseudo-random inputs and the burn outputs for them.

@@ -11,15 +11,14 @@ pub mod backend;
 pub mod baseline;
 pub mod checkpoint;
 pub mod conditioning;
-pub mod contract;
 pub mod conv;
 pub mod gated;
 pub mod head;
 pub mod masks;
 pub mod model;
 pub mod rows;
-pub mod spec;
 
 pub use conditioning::Condition;
 pub use model::{bits_per_dim, nll_nats, PixelModel};
+pub use pixelcnn_core::{contract, spec};
 pub use spec::{Arch, Conditioning, EncoderSpec, ModelSpec, LEVELS};

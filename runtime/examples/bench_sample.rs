@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use ndarray::{ArrayD, IxDyn};
-use pixelcnn_runtime::rng::image_seed;
+use pixelcnn_core::rng::image_seed;
 use pixelcnn_runtime::sampler::{CondInput, Mode, SampleRequest};
 use pixelcnn_runtime::{EngineKind, Export, Graph, Input};
 
@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     let export = Export::open(&a.model)?;
     let s = export.spec.clone();
     anyhow::ensure!(
-        export.spec.conditioning == pixelcnn_models::Conditioning::None,
+        export.spec.conditioning == pixelcnn_core::Conditioning::None,
         "the benchmark uses unconditional models"
     );
     let steps = s.dims();
@@ -71,10 +71,10 @@ fn main() -> anyhow::Result<()> {
             let cached_ips = b as f64 / total;
             // host share: the sampling rule alone on the same number of draws
             let logits = vec![0.5f32; 256];
-            let mut rng = pixelcnn_runtime::rng::SplitMix64::new(1);
+            let mut rng = pixelcnn_core::rng::SplitMix64::new(1);
             let th = Instant::now();
             for _ in 0..b * steps {
-                std::hint::black_box(pixelcnn_runtime::rng::sample_logits(&logits, 1.0, &mut rng));
+                std::hint::black_box(pixelcnn_core::rng::sample_logits(&logits, 1.0, &mut rng));
             }
             let host = th.elapsed().as_secs_f64();
             // row share: H-1 step_row calls on zeros

@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use ndarray::{ArrayD, IxDyn};
-use pixelcnn_models::Conditioning;
+use pixelcnn_core::Conditioning;
 use pixelcnn_runtime::{EngineKind, Export, Graph, Input};
 
 #[derive(Parser)]

@@ -11,14 +11,14 @@ use ndarray::{ArrayD, IxDyn};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
 use ort::value::{DynValue, Tensor};
-use pixelcnn_models::contract::GraphContract;
-use pixelcnn_models::{Conditioning, ModelSpec, LEVELS};
+use pixelcnn_core::contract::GraphContract;
+use pixelcnn_core::{Conditioning, ModelSpec, LEVELS};
 
 use crate::engine::ort::environment;
 use crate::engine::EngineKind;
 use crate::export::Export;
-use crate::rng::{sample_logits, SplitMix64};
 use crate::sampler::{CondInput, SampleRequest, Sampler};
+use pixelcnn_core::rng::{sample_logits, SplitMix64};
 
 /// Takes an output the binding will overwrite on its next run, as an independent copy
 /// on the same device (ONNX Runtime reuses bound output buffers across runs).

@@ -8,13 +8,13 @@ use std::time::Instant;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
-use pixelcnn_models::Conditioning;
+use pixelcnn_core::Conditioning;
 
 use crate::engine::{EngineKind, Graph, Input};
 use crate::export::Export;
-use crate::grid::{read_image, write_grid_scaled};
-use crate::rng::image_seed;
 use crate::sampler::{self, CondInput, Mode, SampleRequest};
+use pixelcnn_core::grid::{read_image, write_grid_scaled};
+use pixelcnn_core::rng::image_seed;
 
 #[derive(Parser, Debug)]
 #[command(name = "sample", version, about = "Sample images from an exported PixelCNN")]
@@ -75,7 +75,7 @@ pub struct Cli {
 }
 
 fn read_vectors(path: &std::path::Path, dim: usize) -> anyhow::Result<(Vec<f32>, usize)> {
-    let (v, rows, d) = crate::npy::read_matrix(path)?;
+    let (v, rows, d) = pixelcnn_core::npy::read_matrix(path)?;
     anyhow::ensure!(
         d == dim,
         "{}: vectors have {d} columns, the model expects {dim}",
@@ -231,7 +231,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let secs = t.elapsed().as_secs_f64();
     bar.finish_and_clear();
     if cli.out.extension().is_some_and(|e| e == "npy") {
-        crate::npy::write_images(&cli.out, &images, [n, spec.channels, spec.height, spec.width])?;
+        pixelcnn_core::npy::write_images(&cli.out, &images, [n, spec.channels, spec.height, spec.width])?;
     } else {
         let scale = cli.scale as usize;
         write_grid_scaled(

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use onnx_protobuf::{Message, ModelProto};
-use pixelcnn_models::contract::{Contract, GraphContract, CONTRACT_KEY, SPEC_KEY};
-use pixelcnn_models::ModelSpec;
+use pixelcnn_core::contract::{Contract, GraphContract, CONTRACT_KEY, SPEC_KEY};
+use pixelcnn_core::ModelSpec;
 
 #[derive(Debug, Clone)]
 pub struct Export {

@@ -6,9 +6,6 @@ pub mod cli;
 pub mod engine;
 pub mod export;
 pub mod gpu;
-pub mod grid;
-pub mod npy;
-pub mod rng;
 pub mod sampler;
 
 pub use engine::{EngineKind, Graph, Input};

@@ -1,16 +1,16 @@
 //! `Sampler`: draws images from an exported model, on any engine, in two modes:
 //! `cached` (step graphs: the vertical stack once per row, the horizontal stack and head
 //! once per sub-pixel) and `naive` (`model.onnx` once per sub-pixel, the baseline).
-//! Values are drawn on the host with the documented RNG of [`crate::rng`], so the same
+//! Values are drawn on the host with the documented RNG of [`pixelcnn_core::rng`], so the same
 //! seed gives the same image on every engine and in both modes.
 
 use ndarray::{ArrayD, IxDyn};
-use pixelcnn_models::contract::GraphContract;
-use pixelcnn_models::{Conditioning, ModelSpec, LEVELS};
+use pixelcnn_core::contract::GraphContract;
+use pixelcnn_core::{Conditioning, ModelSpec, LEVELS};
 
 use crate::engine::{EngineKind, Graph, Input};
 use crate::export::Export;
-use crate::rng::{sample_logits, SplitMix64};
+use pixelcnn_core::rng::{sample_logits, SplitMix64};
 
 /// What the images are conditioned on.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +26,7 @@ pub enum CondInput {
 #[derive(Debug, Clone)]
 pub struct SampleRequest {
     pub cond: CondInput,
-    /// One RNG stream seed per image (see [`crate::rng::image_seed`]).
+    /// One RNG stream seed per image (see [`pixelcnn_core::rng::image_seed`]).
     pub seeds: Vec<u64>,
     /// Completion: images `[n, C, H, W]` whose top `rows` rows are kept as given.
     pub prefix: Option<(Vec<u8>, usize)>,

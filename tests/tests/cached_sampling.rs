@@ -4,9 +4,9 @@
 //! clearly.
 
 use ndarray::{ArrayD, IxDyn};
+use pixelcnn_core::rng::image_seed;
 use pixelcnn_models::backend::Cpu;
 use pixelcnn_models::{Arch, Conditioning, ModelSpec, PixelModel, LEVELS};
-use pixelcnn_runtime::rng::image_seed;
 use pixelcnn_runtime::sampler::{self, CachedSampler, CondInput, Mode, SampleRequest};
 use pixelcnn_runtime::{EngineKind, Export, Graph, Input};
 use pixelcnn_tests::{all_variants, inputs, tiny_spec, Inputs};

@@ -202,8 +202,8 @@ fn sample_cli_completion_interpolation_and_reconstruction() {
     let spec = pixelcnn_tests::tiny_spec(Arch::Gated, 1, Conditioning::Vector { dim: 5 });
     pixelcnn_exporter::export(&PixelModel::<Cpu>::new(&spec, 1, &Default::default()), &vec, 17).unwrap();
     let (a, b) = (tmp.path().join("a.npy"), tmp.path().join("b.npy"));
-    pixelcnn_runtime::npy::write_matrix(&a, &[0.0; 5], 1, 5).unwrap();
-    pixelcnn_runtime::npy::write_matrix(&b, &[1.0; 5], 1, 5).unwrap();
+    pixelcnn_core::npy::write_matrix(&a, &[0.0; 5], 1, 5).unwrap();
+    pixelcnn_core::npy::write_matrix(&b, &[1.0; 5], 1, 5).unwrap();
     let out = tmp.path().join("i.png");
     run(
         &vec,

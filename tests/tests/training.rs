@@ -302,7 +302,7 @@ fn bad_data_gives_errors_naming_the_file() {
     );
     assert!(msg.contains("train_vectors"), "{msg}");
     let npy = tmp.path().join("v.npy");
-    pixelcnn_runtime::npy::write_matrix(&npy, &[0.0; 9], 3, 3).unwrap();
+    pixelcnn_core::npy::write_matrix(&npy, &[0.0; 9], 3, 3).unwrap();
     cfg.data.train_vectors = Some(npy.clone());
     let msg = format!(
         "{:#}",
@@ -317,7 +317,7 @@ fn vector_conditioned_training_runs() {
     let data = tmp.path().join("data");
     write_idx(&data, 4, 12);
     let npy = tmp.path().join("v.npy");
-    pixelcnn_runtime::npy::write_matrix(&npy, &(0..8).map(|v| v as f32 / 8.0).collect::<Vec<_>>(), 4, 2).unwrap();
+    pixelcnn_core::npy::write_matrix(&npy, &(0..8).map(|v| v as f32 / 8.0).collect::<Vec<_>>(), 4, 2).unwrap();
     let mut cfg = config(&data, "epochs: 2\nmax_steps: 2\n");
     cfg.model.height = 12;
     cfg.model.width = 12;

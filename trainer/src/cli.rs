@@ -276,7 +276,7 @@ fn run_sample<B: Backend>(a: SampleArgs) -> anyhow::Result<()> {
         sample_exported(&model, a.n, &cond, a.seed, a.temperature)?
     };
     let cols = (a.n as f64).sqrt().ceil() as usize;
-    pixelcnn_runtime::grid::write_grid(&a.out, &images, a.n, spec.channels, spec.height, spec.width, cols)?;
+    pixelcnn_core::grid::write_grid(&a.out, &images, a.n, spec.channels, spec.height, spec.width, cols)?;
     println!(
         "{}",
         serde_json::json!({"out": a.out, "images": a.n, "seconds": t.elapsed().as_secs_f64(), "mode": if a.naive_burn { "naive-burn" } else { "exported-cached-tract" }})

@@ -443,7 +443,8 @@ fn write_samples<B: burn::tensor::backend::Backend>(
     };
     let images = sample_exported(model, n, &cond, seed, 1.0)?;
     let cols = (n as f64).sqrt().ceil() as usize;
-    pixelcnn_runtime::grid::write_grid(path, &images, n, spec.channels, spec.height, spec.width, cols)
+    pixelcnn_core::grid::write_grid(path, &images, n, spec.channels, spec.height, spec.width, cols)?;
+    Ok(())
 }
 
 /// Re-draws `training-curves.png` from the run's metric files.

@@ -4,8 +4,8 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
+use pixelcnn_core::rng::{image_seed, sample_logits, SplitMix64};
 use pixelcnn_models::{Condition, PixelModel, LEVELS};
-use pixelcnn_runtime::rng::{image_seed, sample_logits, SplitMix64};
 
 use crate::batch::image_tensors;
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use ndarray::{ArrayD, ArrayViewD};
-use pixelcnn_models::contract::GraphContract;
+use pixelcnn_core::contract::GraphContract;
 
 /// A borrowed input tensor.
 #[derive(Debug, Clone)]

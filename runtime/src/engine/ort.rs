@@ -10,7 +10,7 @@ use ndarray::ArrayD;
 use ort::environment::Environment;
 use ort::session::{Session, SessionInputValue};
 use ort::value::TensorRef;
-use pixelcnn_models::contract::GraphContract;
+use pixelcnn_core::contract::GraphContract;
 
 use super::{Engine, EngineKind, Input};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use ndarray::ArrayD;
-use pixelcnn_models::contract::GraphContract;
+use pixelcnn_core::contract::GraphContract;
 use tract_onnx::prelude::*;
 
 use super::{Engine, Input};

@@ -72,7 +72,7 @@ impl Dataset {
 
     /// Attaches conditioning vectors from a `.npy` file (one row per image).
     pub fn attach_vectors(&mut self, path: &Path) -> Result<(), DataError> {
-        let (values, rows, dim) = pixelcnn_runtime::npy::read_matrix(path).map_err(|e| data_err(&e.path, e.problem))?;
+        let (values, rows, dim) = pixelcnn_core::npy::read_matrix(path).map_err(|e| data_err(&e.path, e.problem))?;
         if rows != self.len() {
             return Err(data_err(
                 path,

@@ -1,6 +1,21 @@
 //! PNG grids of images `[N, C, H, W]` (uint8), one image per cell, 1-pixel gaps.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// An image file problem: the file and what was wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}", path.display())]
+pub struct ImageError {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+fn err(path: &Path, problem: impl Into<String>) -> ImageError {
+    ImageError {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
+}
 
 /// Writes `images` as a grid with `cols` columns (rows as needed).
 pub fn write_grid(
@@ -11,7 +26,7 @@ pub fn write_grid(
     h: usize,
     w: usize,
     cols: usize,
-) -> anyhow::Result<()> {
+) -> Result<(), ImageError> {
     write_grid_scaled(path, images, n, c, h, w, cols, 1)
 }
 
@@ -27,13 +42,14 @@ pub fn write_grid_scaled(
     w: usize,
     cols: usize,
     scale: usize,
-) -> anyhow::Result<()> {
-    anyhow::ensure!((1..=64).contains(&scale), "grid: scale must be 1..=64, got {scale}");
-    anyhow::ensure!(
-        n > 0 && images.len() == n * c * h * w,
-        "grid: {} bytes for {n} images of {c}x{h}x{w}",
-        images.len()
-    );
+) -> Result<(), ImageError> {
+    if !(1..=64).contains(&scale) {
+        return Err(err(path, format!("grid scale must be 1..=64, got {scale}")));
+    }
+    if n == 0 || images.len() != n * c * h * w {
+        let problem = format!("{} bytes for a grid of {n} images of {c}x{h}x{w}", images.len());
+        return Err(err(path, problem));
+    }
     let cols = cols.clamp(1, n);
     let rows = n.div_ceil(cols);
     let (gw, gh) = (cols * (w + 1) + 1, rows * (h + 1) + 1);
@@ -51,7 +67,7 @@ pub fn write_grid_scaled(
     }
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| err(dir, format!("cannot create the folder: {e}")))?;
         }
     }
     let canvas = if scale == 1 {
@@ -60,21 +76,20 @@ pub fn write_grid_scaled(
         let (sw, sh) = (canvas.width() * scale as u32, canvas.height() * scale as u32);
         image::imageops::resize(&canvas, sw, sh, image::imageops::FilterType::Nearest)
     };
-    canvas
-        .save(path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    canvas.save(path).map_err(|e| err(path, e.to_string()))
 }
 
 /// Reads an image file as `[C, H, W]` uint8 with the given channel count and size.
-pub fn read_image(path: &Path, c: usize, h: usize, w: usize) -> anyhow::Result<Vec<u8>> {
-    let img = image::open(path).map_err(|e| anyhow::anyhow!("{}: not a readable image: {e}", path.display()))?;
-    anyhow::ensure!(
-        img.width() as usize == w && img.height() as usize == h,
-        "{}: image is {}x{}, the model expects {w}x{h} (WxH)",
-        path.display(),
-        img.width(),
-        img.height()
-    );
+pub fn read_image(path: &Path, c: usize, h: usize, w: usize) -> Result<Vec<u8>, ImageError> {
+    let img = image::open(path).map_err(|e| err(path, format!("not a readable image: {e}")))?;
+    if img.width() as usize != w || img.height() as usize != h {
+        let problem = format!(
+            "image is {}x{}, the model expects {w}x{h} (WxH)",
+            img.width(),
+            img.height()
+        );
+        return Err(err(path, problem));
+    }
     Ok(if c == 1 {
         img.to_luma8().into_raw()
     } else {

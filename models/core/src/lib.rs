@@ -1,0 +1,16 @@
+//! What every part of pixelcnn-deploy shares and nothing more, so the deployment side
+//! (`pixelcnn-runtime`, the `sample` binary) builds without the training framework:
+//!
+//! - [`spec`]: [`ModelSpec`], the one description of a model that flows trainer ->
+//!   checkpoint -> ONNX metadata -> runtime;
+//! - [`contract`]: the `pixelcnn.contract` metadata of exported graphs;
+//! - [`rng`]: the seeded sub-pixel sampling rule every runtime (and language) follows;
+//! - [`npy`] and [`grid`]: conditioning matrices and PNG grids on disk.
+
+pub mod contract;
+pub mod grid;
+pub mod npy;
+pub mod rng;
+pub mod spec;
+
+pub use spec::{Arch, Conditioning, EncoderSpec, ModelSpec, LEVELS};
