@@ -40,8 +40,12 @@ def image_seed(seed, index):
 
 
 def inverse_cdf(logits, temperature, u):
+    if not (np.isfinite(temperature) and temperature > 0):
+        sys.exit(f"temperature must be a finite number > 0, got {temperature}")
     l = logits.astype(np.float64)
-    p = np.exp((l - l.max()) / max(temperature, 1e-6))
+    if np.isnan(l).any() or not np.isfinite(l.max()):
+        sys.exit("the model produced non-finite logits (NaN or +inf, or all -inf)")
+    p = np.exp((l - l.max()) / temperature)
     # sequential sums, as the Rust code does, so both see the same boundaries
     total = 0.0
     for v in p:

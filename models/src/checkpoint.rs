@@ -79,13 +79,34 @@ pub fn write_atomic(parent: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> Res
     write_synced(&tmp.join(MANIFEST_FILE), &text)?;
     let dest = parent.join(name);
     if dest.exists() {
-        fs::remove_dir_all(&dest).map_err(io_err(&dest))?;
+        replace_dir(&tmp, &dest)?;
+    } else {
+        fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
     }
-    fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
     if let Ok(d) = fs::File::open(parent) {
         let _ = d.sync_all();
     }
     Ok(dest)
+}
+
+/// Puts the finished directory `new` in place of the existing `dest` so that `dest`
+/// always names a complete checkpoint: on Linux one atomic exchange of the two names
+/// (renameat2 RENAME_EXCHANGE), then the old contents (now at `new`) are removed.
+#[cfg(target_os = "linux")]
+fn replace_dir(new: &Path, dest: &Path) -> Result<(), CheckpointError> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, new, CWD, dest, RenameFlags::EXCHANGE).map_err(|e| io_err(dest)(e.into()))?;
+    fs::remove_dir_all(new).map_err(io_err(new))
+}
+
+/// Elsewhere: the old directory is renamed aside first (a crash between the two renames
+/// leaves the older checkpoints and the aside copy, never a partial one).
+#[cfg(not(target_os = "linux"))]
+fn replace_dir(new: &Path, dest: &Path) -> Result<(), CheckpointError> {
+    let aside = new.with_extension("old");
+    fs::rename(dest, &aside).map_err(io_err(dest))?;
+    fs::rename(new, dest).map_err(io_err(dest))?;
+    fs::remove_dir_all(&aside).map_err(io_err(&aside))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
@@ -190,4 +211,44 @@ pub fn model_files<B: Backend>(model: &PixelModel<B>) -> Vec<(&'static str, Vec<
         (SPEC_FILE, model.spec.to_json().into_bytes()),
         (MODEL_FILE, model_bytes(model)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn replacing_a_checkpoint_never_leaves_its_name_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let parent = tmp.path().to_path_buf();
+        let name = step_name(7);
+        write_atomic(&parent, &name, &[("a", vec![0u8; 1 << 16])]).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (stop, dest) = (stop.clone(), parent.join(&name));
+            std::thread::spawn(move || {
+                let (mut misses, mut looks) = (0, 0);
+                while !stop.load(Ordering::Relaxed) {
+                    looks += 1;
+                    if !dest.join(MANIFEST_FILE).exists() || !dest.join("a").exists() {
+                        misses += 1;
+                    }
+                }
+                (misses, looks)
+            })
+        };
+        for k in 1..=100u8 {
+            write_atomic(&parent, &name, &[("a", vec![k; 1 << 16])]).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (misses, looks) = reader.join().unwrap();
+        assert!(looks > 100, "the reader barely ran ({looks} looks)");
+        assert_eq!(misses, 0, "{misses} of {looks} looks found no complete checkpoint");
+        assert_eq!(read_file(&parent.join(&name), "a").unwrap(), vec![100u8; 1 << 16]);
+        // nothing left behind but the checkpoint
+        let left: Vec<_> = fs::read_dir(&parent).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(&name)]);
+    }
 }

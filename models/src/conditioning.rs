@@ -117,6 +117,28 @@ impl<B: Backend> CondProjection<B> {
         }
     }
 
+    /// V^T h at row `i` only (cached sampling's vertical step): `[B, out, 1, W]` for
+    /// spatial maps, `[B, out, 1, 1]` for dense conditioning.
+    pub fn at_row(&self, features: &CondFeatures<B>, i: usize) -> Tensor<B, 4> {
+        match (features, &self.map) {
+            (CondFeatures::Map(s), Some(conv)) => conv.forward(s.clone().narrow(2, i, 1)),
+            _ => self.forward(features),
+        }
+    }
+
+    /// V^T h at pixel `(i, j)` (cached sampling's horizontal step): `[B, out]`.
+    pub fn at_pixel(&self, features: &CondFeatures<B>, i: usize, j: usize) -> Tensor<B, 2> {
+        match (features, &self.dense, &self.map) {
+            (CondFeatures::Dense(h), Some(w), _) => h.clone().matmul(w.val()),
+            (CondFeatures::Map(s), _, Some(conv)) => {
+                let [b, c, _, _] = s.dims();
+                let pixel = s.clone().narrow(2, i, 1).narrow(3, j, 1).reshape([b, c]);
+                conv.forward_rows(pixel, None)
+            }
+            _ => panic!("conditioning features do not match the projection"),
+        }
+    }
+
     /// `x + V^T h` for row-layout pre-activations `x` `[B*H*W, out]`.
     pub fn add_rows(&self, x: Tensor<B, 2>, features: &RowCond<B>, shape: RowShape) -> Tensor<B, 2> {
         match (features, &self.dense, &self.map) {

@@ -85,8 +85,14 @@ impl<B: Backend> Conv<B> {
     }
 
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [top, left, bottom, right] = self.pads;
-        let x = if self.pads == [0; 4] {
+        self.forward_padded(x, self.pads)
+    }
+
+    /// [`Self::forward`] with other padding (cached steps take the rows above from
+    /// their state instead of padding).
+    pub fn forward_padded(&self, x: Tensor<B, 4>, pads: Pads) -> Tensor<B, 4> {
+        let [top, left, bottom, right] = pads;
+        let x = if pads == [0; 4] {
             x
         } else {
             x.pad((left, right, top, bottom), 0.0)

@@ -117,6 +117,64 @@ impl<B: Backend> GatedLayer<B> {
         (gate(v_pre), h_new)
     }
 
+    /// Rows above the current one that the vertical kernel reads (`n/2`).
+    pub fn vertical_state_rows(&self) -> usize {
+        self.v_conv.shape()[2] - 1
+    }
+
+    /// Columns left of the current one that the horizontal kernel reads (`n/2`).
+    pub fn horizontal_state_cols(&self) -> usize {
+        self.h_conv.shape()[3] - 1
+    }
+
+    /// Cached sampling, vertical stack: this layer on one new row `v` `[B, c, 1, W]`,
+    /// reading the rows above from `past_v` `[B, c, n/2, W]` and moving it down one row.
+    /// Returns the layer's vertical output `[B, p, 1, W]` and its link term `[B, 2p, W]`,
+    /// which the next row's pixels add (the link's shift down one row).
+    pub fn step_row(
+        &self,
+        v: Tensor<B, 4>,
+        past_v: &mut Tensor<B, 4>,
+        cond: &CondFeatures<B>,
+        row: usize,
+    ) -> (Tensor<B, 4>, Tensor<B, 3>) {
+        let window = Tensor::cat(vec![past_v.clone(), v], 2);
+        *past_v = window.clone().narrow(2, 1, self.vertical_state_rows());
+        let [_, left, _, right] = self.v_conv.pads;
+        let mut v_pre = self.v_conv.forward_padded(window, [0, left, 0, right]);
+        if let Some(c) = &self.v_cond {
+            v_pre = v_pre + c.at_row(cond, row);
+        }
+        let [b, f, _, w] = v_pre.dims();
+        let link = self.link.forward(v_pre.clone()).reshape([b, f, w]);
+        (gate(v_pre), link)
+    }
+
+    /// Cached sampling, horizontal stack at pixel `(row, col)`: `window` `[B, (n/2+1)*c]`
+    /// holds the layer's horizontal input at columns `col-n/2 ..= col`, oldest first
+    /// (index `k*c + f`), `link` `[B, 2p]` the row above's term at this column.
+    pub fn step_pixel(
+        &self,
+        window: Tensor<B, 2>,
+        link: Tensor<B, 2>,
+        cond: &CondFeatures<B>,
+        (row, col): (usize, usize),
+    ) -> Tensor<B, 2> {
+        let [b, width] = window.dims();
+        let cin = width / (self.horizontal_state_cols() + 1);
+        let h = window.clone().narrow(1, width - cin, cin);
+        let mut h_pre = self.h_conv.forward_rows(window, None) + link;
+        if let Some(c) = &self.h_cond {
+            h_pre = h_pre + c.at_pixel(cond, row, col);
+        }
+        let mut h_new = self.h_out.forward_rows(gate(h_pre), None);
+        if self.residual {
+            h_new = h_new + h;
+        }
+        debug_assert_eq!(h_new.dims()[0], b);
+        h_new
+    }
+
     /// The tap indices of this layer's convolutions for rows of `shape`.
     pub fn taps(&self, shape: RowShape, device: &B::Device) -> LayerTaps<B> {
         LayerTaps {
@@ -148,6 +206,33 @@ impl<B: Backend> GatedLayer<B> {
             h_new = h_new + h;
         }
         (gate(v_pre), h_new)
+    }
+}
+
+/// What cached sampling keeps between steps, per layer (the state the exported step
+/// graphs carry as `past_v.{l}`, `past_h.{l}` and `v_ctx`, see docs/onnx-interface.md):
+#[derive(Debug, Clone)]
+pub struct StepCache<B: Backend> {
+    /// The last `n/2` rows of the layer's vertical input, `[B, c_l, n/2, W]`.
+    pub past_v: Vec<Tensor<B, 4>>,
+    /// The last `n/2` columns of the layer's horizontal input in the current row, oldest
+    /// first, `[B, (n/2)*p]`. Layer 0 reads the row itself; its entry stays unused.
+    pub past_h: Vec<Tensor<B, 2>>,
+    /// The link term of the row above, `[B, 2p, W]`.
+    pub v_ctx: Vec<Tensor<B, 3>>,
+}
+
+impl<B: Backend> StepCache<B> {
+    /// Keeps the horizontal state after a pixel's last colour.
+    pub fn next_pixel(&mut self, present: Vec<Tensor<B, 2>>) {
+        self.past_h = present;
+    }
+
+    /// A new row starts left of the image: horizontal state back to zeros.
+    pub fn next_row(&mut self) {
+        for t in &mut self.past_h {
+            *t = t.zeros_like();
+        }
     }
 }
 
@@ -201,6 +286,76 @@ impl<B: Backend> GatedPixelCnn<B> {
     pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
         let [batch, _, height, width] = x.dims();
         from_rows(self.forward_rows(x, cond), RowShape { batch, height, width })
+    }
+
+    /// A cache for cached sampling of `batch` images `width` pixels wide: zeros, which
+    /// are exactly the zero padding above and left of the image.
+    pub fn cache(&self, batch: usize, width: usize, device: &B::Device) -> StepCache<B> {
+        let p = self.layers[0].h_out.shape()[0];
+        let past_v = self
+            .layers
+            .iter()
+            .map(|l| Tensor::zeros([batch, l.v_conv.shape()[1], l.vertical_state_rows(), width], device))
+            .collect();
+        let past_h = self
+            .layers
+            .iter()
+            .map(|l| Tensor::zeros([batch, l.horizontal_state_cols() * p], device))
+            .collect();
+        let v_ctx = self
+            .layers
+            .iter()
+            .map(|_| Tensor::zeros([batch, 2 * p, width], device))
+            .collect();
+        StepCache { past_v, past_h, v_ctx }
+    }
+
+    /// Cached sampling: the vertical stack on finished row `row` (normalised,
+    /// `[B, C, W]`). Updates `past_v` and sets `v_ctx` for the next row's pixels.
+    pub fn step_row(&self, x: Tensor<B, 3>, cache: &mut StepCache<B>, cond: &CondFeatures<B>, row: usize) {
+        let [b, c, w] = x.dims();
+        let mut v = x.reshape([b, c, 1, w]);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (v_out, link) = layer.step_row(v, &mut cache.past_v[l], cond, row);
+            cache.v_ctx[l] = link;
+            v = v_out;
+        }
+    }
+
+    /// Cached sampling: logits `[B, C*256]` of pixel `(row, col)` from the current row
+    /// `x` (normalised, `[B, C, W]`; only columns `<= col` and, at `col`, colours below
+    /// the one drawn are read) and the cache. Also returns every layer's `past_h` after
+    /// this pixel, to keep once its last colour is drawn ([`StepCache::next_pixel`]).
+    pub fn step_pixel(
+        &self,
+        x: Tensor<B, 3>,
+        cache: &StepCache<B>,
+        cond: &CondFeatures<B>,
+        (row, col): (usize, usize),
+    ) -> (Tensor<B, 2>, Vec<Tensor<B, 2>>) {
+        let [b, c, _] = x.dims();
+        // layer 0 reads its columns straight from the row, zero-padded on the left
+        let half0 = self.layers[0].horizontal_state_cols();
+        let padded = Tensor::cat(vec![Tensor::zeros([b, c, half0], &x.device()), x], 2);
+        let mut window = padded
+            .narrow(2, col, half0 + 1)
+            .permute([0, 2, 1])
+            .reshape([b, (half0 + 1) * c]);
+        let mut present = Vec::with_capacity(self.layers.len());
+        let mut h = None;
+        for (l, layer) in self.layers.iter().enumerate() {
+            if let Some(h_in) = h.take() {
+                let half = layer.horizontal_state_cols();
+                window = Tensor::cat(vec![cache.past_h[l].clone(), h_in], 1);
+                let p = window.dims()[1] / (half + 1);
+                present.push(window.clone().narrow(1, p, half * p));
+            } else {
+                present.push(cache.past_h[l].clone());
+            }
+            let link = cache.v_ctx[l].clone().narrow(2, col, 1).squeeze_dim::<2>(2);
+            h = Some(layer.step_pixel(window.clone(), link, cond, (row, col)));
+        }
+        (self.head.forward_rows(h.expect("at least one layer")), present)
     }
 
     /// [`Self::forward`] with 2-D convolutions on whole images (the reference form).

@@ -17,6 +17,7 @@ pub mod head;
 pub mod masks;
 pub mod model;
 pub mod rows;
+pub mod sample;
 
 pub use conditioning::Condition;
 pub use model::{bits_per_dim, nll_nats, PixelModel};

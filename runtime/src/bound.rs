@@ -17,7 +17,7 @@ use pixelcnn_core::{Conditioning, ModelSpec, LEVELS};
 use crate::engine::ort::environment;
 use crate::engine::EngineKind;
 use crate::export::Export;
-use crate::sampler::{CondInput, SampleRequest, Sampler};
+use crate::sampler::{SampleRequest, Sampler};
 use pixelcnn_core::rng::{sample_logits, SplitMix64};
 
 /// Takes an output the binding will overwrite on its next run, as an independent copy
@@ -47,8 +47,7 @@ pub struct BoundCachedSampler {
 }
 
 fn session(kind: &EngineKind, path: &Path, single_thread: bool) -> anyhow::Result<Session> {
-    let gpu = !matches!(kind, EngineKind::Ort | EngineKind::Tract);
-    let mut b = Session::builder(environment(gpu)?).map_err(err("session builder"))?;
+    let mut b = Session::builder(environment(kind)?).map_err(err("session builder"))?;
     b = crate::gpu::register_providers(b, kind)?;
     if single_thread {
         b = b
@@ -67,8 +66,11 @@ impl BoundCachedSampler {
         );
         let (row_contract, row_path) = export.graph("step_row")?;
         let (pixel_contract, pixel_path) = export.graph("step_pixel")?;
-        let gpu = !matches!(kind, EngineKind::Ort);
-        let (device, host) = if gpu {
+        // sessions first: they load the ONNX Runtime library (or say why it cannot be
+        // loaded); any other ort call before that would panic inside ort
+        let row = session(kind, &row_path, false)?;
+        let pixel = session(kind, &pixel_path, true)?;
+        let (device, host) = if kind.is_gpu() {
             (
                 MemoryInfo::new(AllocationDevice::CUDA, 0, AllocatorType::Device, MemoryType::Default)
                     .map_err(err("memory"))?,
@@ -86,8 +88,8 @@ impl BoundCachedSampler {
         Ok(Self {
             spec: export.spec.clone(),
             batch,
-            row: session(kind, &row_path, false)?,
-            pixel: session(kind, &pixel_path, true)?,
+            row,
+            pixel,
             row_contract,
             pixel_contract,
             device,
@@ -111,24 +113,21 @@ impl Sampler for BoundCachedSampler {
         let n = self.batch;
         let s = self.spec.clone();
         let (c, h, w, l) = (s.channels, s.height, s.width, s.layers);
+        crate::sampler::check_request(&s, req, n)?;
         anyhow::ensure!(
-            req.seeds.len() == n && req.prefix.is_none(),
-            "bound sampler: one seed per image, no completion"
+            req.prefix.is_none(),
+            "bound sampler: completion is not supported (use --mode cached)"
         );
         let mut rngs: Vec<SplitMix64> = req.seeds.iter().map(|&x| SplitMix64::new(x)).collect();
-        let cond: Option<(&str, DynValue)> = match (s.decoder_conditioning(), &req.cond) {
-            (Conditioning::None, CondInput::None) => None,
-            (Conditioning::Class { .. }, CondInput::Labels(v)) => Some((
-                "label",
-                Tensor::from_array(([n], v.clone())).map_err(err("label"))?.into_dyn(),
-            )),
-            (Conditioning::Vector { .. }, CondInput::Vectors(v, d)) => Some((
-                "cond",
-                Tensor::from_array(([n, *d], v.clone()))
-                    .map_err(err("cond"))?
-                    .into_dyn(),
-            )),
-            (want, got) => anyhow::bail!("bound sampler: model conditioned on {want:?}, request gives {got:?}"),
+        // the same validation as every sampler: label range, vector sizes
+        let arrays = crate::sampler::cond_arrays(&s, &req.cond, n)?;
+        let cond: Option<(&str, DynValue)> = match (arrays.label, arrays.cond) {
+            (Some(l), _) => Some(("label", Tensor::from_array(l).map_err(err("label"))?.into_dyn())),
+            (_, Some(_)) if matches!(s.decoder_conditioning(), Conditioning::Spatial { .. }) => {
+                anyhow::bail!("bound sampler: spatial conditioning is not supported (use --mode cached)")
+            }
+            (_, Some(v)) => Some(("cond", Tensor::from_array(v).map_err(err("cond"))?.into_dyn())),
+            (None, None) => None,
         };
         let h_names: Vec<String> = (1..l).map(|k| format!("past_h.{k}")).collect();
         let v_names: Vec<String> = (0..l).map(|k| format!("past_v.{k}")).collect();
@@ -177,7 +176,7 @@ impl Sampler for BoundCachedSampler {
                         let flat = logits.as_slice().expect("contiguous logits");
                         for (b, rng) in rngs.iter_mut().enumerate() {
                             let at = (b * c + ch) * LEVELS;
-                            row[[b, ch, j]] = sample_logits(&flat[at..at + LEVELS], req.temperature, rng);
+                            row[[b, ch, j]] = sample_logits(&flat[at..at + LEVELS], req.temperature, rng)?;
                         }
                     }
                     if ch == c - 1 {

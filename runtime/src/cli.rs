@@ -97,6 +97,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         },
         e => e,
     };
+    anyhow::ensure!(cli.batch != Some(0), "--batch must be positive");
+    let (engine, note) = crate::gpu::resolve(&engine)?;
+    if let Some(note) = note {
+        eprintln!("warning: {note}");
+    }
     let n = cli.n;
     let dim = match spec.decoder_conditioning() {
         Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => dim,
@@ -150,7 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let (contract, path) = export
                     .graph("encoder")
                     .map_err(|e| anyhow::anyhow!("--reconstruct needs an auto-encoder: {e}"))?;
-                let mut enc = Graph::load(&EngineKind::Ort, &path, contract, 1)?;
+                let mut enc = Graph::load(&engine, &path, contract, 1)?;
                 let arr = ArrayD::from_shape_vec(IxDyn(&[1, spec.channels, spec.height, spec.width]), x)?;
                 let h = enc.run(&[("image", Input::U8(arr.view()))])?.remove(0);
                 let h: Vec<f32> = h.iter().copied().collect();

@@ -4,8 +4,42 @@
 
 use ort::ep;
 use ort::session::builder::SessionBuilder;
+use ort::session::Session;
 
 use crate::engine::EngineKind;
+
+/// Settles which engine really runs before any work starts: a GPU engine whose library
+/// or provider cannot be loaded is an error saying what to install, or, when it allows
+/// fallback, plain ONNX Runtime on CPU plus a note saying why (for the caller to show).
+pub fn resolve(kind: &EngineKind) -> anyhow::Result<(EngineKind, Option<String>)> {
+    if !kind.is_gpu() {
+        return Ok((kind.clone(), None));
+    }
+    let strict = match kind.clone() {
+        EngineKind::OrtCuda { .. } => EngineKind::OrtCuda { fallback: false },
+        EngineKind::OrtTensorRt { fp16, cache_dir, .. } => EngineKind::OrtTensorRt {
+            fallback: false,
+            fp16,
+            cache_dir,
+        },
+        other => other,
+    };
+    let probe = crate::engine::ort::environment(kind).and_then(|env| {
+        let b = Session::builder(env).map_err(|e| anyhow::anyhow!("ONNX Runtime session builder: {e}"))?;
+        register_providers(b, &strict)
+    });
+    match probe {
+        Ok(_) => Ok((strict, None)),
+        Err(e) if kind.allows_fallback() => {
+            crate::engine::ort::environment(&EngineKind::Ort)?;
+            Ok((
+                EngineKind::Ort,
+                Some(format!("{e:#}; running on CPU instead (--fallback)")),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
 
 /// Registers the providers `kind` asks for (none for CPU).
 pub fn register_providers(builder: SessionBuilder, kind: &EngineKind) -> anyhow::Result<SessionBuilder> {

@@ -65,22 +65,21 @@ impl std::str::FromStr for Mode {
 
 /// Builds a sampler for `batch` images per call.
 pub fn open(export: &Export, engine: &EngineKind, mode: Mode, batch: usize) -> anyhow::Result<Box<dyn Sampler>> {
-    let gpu = matches!(engine, EngineKind::OrtCuda { .. } | EngineKind::OrtTensorRt { .. });
     Ok(match mode {
         Mode::Bound => Box::new(crate::bound::BoundCachedSampler::new(export, engine, batch)?),
-        Mode::Cached if gpu => Box::new(crate::bound::BoundCachedSampler::new(export, engine, batch)?),
+        Mode::Cached if engine.is_gpu() => Box::new(crate::bound::BoundCachedSampler::new(export, engine, batch)?),
         Mode::Cached => Box::new(CachedSampler::new(export, engine, batch)?),
         Mode::Naive => Box::new(NaiveSampler::new(export, engine, batch)?),
     })
 }
 
 /// Conditioning arrays for a batch, checked against the spec.
-struct CondArrays {
-    label: Option<ArrayD<i64>>,
-    cond: Option<ArrayD<f32>>,
+pub(crate) struct CondArrays {
+    pub(crate) label: Option<ArrayD<i64>>,
+    pub(crate) cond: Option<ArrayD<f32>>,
 }
 
-fn cond_arrays(spec: &ModelSpec, cond: &CondInput, n: usize) -> anyhow::Result<CondArrays> {
+pub(crate) fn cond_arrays(spec: &ModelSpec, cond: &CondInput, n: usize) -> anyhow::Result<CondArrays> {
     let mut out = CondArrays {
         label: None,
         cond: None,
@@ -113,9 +112,9 @@ fn cond_arrays(spec: &ModelSpec, cond: &CondInput, n: usize) -> anyhow::Result<C
     Ok(out)
 }
 
-fn check_request(spec: &ModelSpec, req: &SampleRequest, n: usize) -> anyhow::Result<()> {
+pub(crate) fn check_request(spec: &ModelSpec, req: &SampleRequest, n: usize) -> anyhow::Result<()> {
     anyhow::ensure!(req.seeds.len() == n, "{} seeds for a batch of {n}", req.seeds.len());
-    anyhow::ensure!(req.temperature > 0.0, "temperature must be positive");
+    pixelcnn_core::rng::check_temperature(req.temperature)?;
     if let Some((img, rows)) = &req.prefix {
         anyhow::ensure!(
             img.len() == n * spec.dims(),
@@ -195,7 +194,7 @@ impl Sampler for NaiveSampler {
                     let logits = out[self.logits].as_slice().expect("contiguous logits");
                     for (b, rng) in rngs.iter_mut().enumerate() {
                         let at = (((b * c + ch) * h + i) * w + j) * LEVELS;
-                        let v = sample_logits(&logits[at..at + LEVELS], req.temperature, rng);
+                        let v = sample_logits(&logits[at..at + LEVELS], req.temperature, rng)?;
                         img[[b, ch, i, j]] = v;
                     }
                 }
@@ -208,7 +207,7 @@ impl Sampler for NaiveSampler {
 
 /// Decides sub-pixel (row, column, colour) of every image from the step's logits
 /// `[n, C, 256]`: sampling, or teacher forcing in tests.
-pub type Chooser<'a> = dyn FnMut(usize, usize, usize, &[f32]) -> Vec<u8> + 'a;
+pub type Chooser<'a> = dyn FnMut(usize, usize, usize, &[f32]) -> anyhow::Result<Vec<u8>> + 'a;
 
 /// Cached sampling with the step graphs.
 pub struct CachedSampler {
@@ -316,7 +315,7 @@ impl CachedSampler {
                         push_cond(&mut inputs, &conds, &self.pixel, &row_index);
                         let mut out = self.pixel.run(&inputs)?;
                         let logits = out[self.logits].as_slice().expect("contiguous");
-                        let values = choose(i, j, ch, logits);
+                        let values = choose(i, j, ch, logits)?;
                         for (b, v) in values.into_iter().enumerate() {
                             row[[b, ch, j]] = v;
                         }
@@ -388,12 +387,12 @@ impl Sampler for CachedSampler {
         let c = self.spec.channels;
         let mut rngs: Vec<SplitMix64> = req.seeds.iter().map(|&s| SplitMix64::new(s)).collect();
         let t = req.temperature;
-        let mut choose = |_i: usize, _j: usize, ch: usize, logits: &[f32]| -> Vec<u8> {
+        let mut choose = |_i: usize, _j: usize, ch: usize, logits: &[f32]| -> anyhow::Result<Vec<u8>> {
             rngs.iter_mut()
                 .enumerate()
                 .map(|(b, rng)| {
                     let at = (b * c + ch) * LEVELS;
-                    sample_logits(&logits[at..at + LEVELS], t, rng)
+                    Ok(sample_logits(&logits[at..at + LEVELS], t, rng)?)
                 })
                 .collect()
         };

@@ -1,5 +1,5 @@
-//! Smoke tests of the `trainer` binary on the real MNIST (fetched by
-//! scripts/fetch-data.sh, which the README test command runs first).
+//! Smoke tests of the `sample` binary on exported models (the `trainer` binary's are in
+//! trainer/tests/cli.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,10 +15,12 @@ fn bin_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-/// Builds a binary of the workspace (a no-op when it is up to date).
-fn build(package: &str, bin: &str) -> PathBuf {
+/// The workspace's binary `bin`, built as scripts/test.sh builds them (`cargo build
+/// --workspace --bins`, a no-op there; building one package alone would resolve other
+/// features and recompile burn). Binaries of other packages have no `CARGO_BIN_EXE_*`.
+fn build(bin: &str) -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", package, "--bin", bin])
+        .args(["build", "-q", "--workspace", "--bins"])
         .current_dir(root())
         .status()
         .unwrap();
@@ -26,97 +28,8 @@ fn build(package: &str, bin: &str) -> PathBuf {
     bin_dir().join(bin)
 }
 
-fn trainer() -> Command {
-    let mut c = Command::new(build("pixelcnn-trainer", "trainer"));
-    c.current_dir(root());
-    c
-}
-
-fn require_mnist() {
-    assert!(
-        root().join("data/mnist/t10k-images-idx3-ubyte").exists(),
-        "MNIST missing: run scripts/fetch-data.sh (the README test command does)"
-    );
-}
-
 #[test]
-fn fit_eval_sample_on_mnist() {
-    require_mnist();
-    let tmp = tempfile::tempdir().unwrap();
-    let run = tmp.path().join("run");
-    let out = trainer()
-        .args([
-            "fit",
-            "--config",
-            "models/configs/tiny-class.yaml",
-            "--max-steps",
-            "4",
-            "--out",
-        ])
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let line: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
-    assert_eq!(line["steps"], 4);
-    let bpd = line["test_bits_per_dim"].as_f64().unwrap();
-    assert!(bpd > 1.0 && bpd < 8.5, "{bpd}");
-    for f in ["metrics.jsonl", "epochs.jsonl", "training-curves.png", "config.yaml"] {
-        assert!(run.join(f).exists(), "{f} missing");
-    }
-
-    let out = trainer()
-        .args(["eval", "--limit", "8", "--run"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let r: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
-    assert_eq!(r["images"], 8);
-    assert!(r["bits_per_dim"].as_f64().unwrap() > 1.0);
-    assert!(r["nll_nats"].as_f64().unwrap() > 0.0);
-
-    let grid = tmp.path().join("grid.png");
-    let small = trainer()
-        .args(["sample", "--n", "2", "--label", "3", "--out"])
-        .arg(&grid)
-        .arg("--run")
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
-    let img = image::open(&grid).unwrap();
-    assert_eq!((img.width(), img.height()), (2 * 29 + 1, 29 + 1));
-}
-
-#[test]
-fn bad_invocations_are_clear_errors() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("bad.yaml");
-    std::fs::write(&cfg, "model: {arch: gated, channels: 1, height: 28, width: 28, layers: 2, hidden: 8}\ndata: {format: idx, path: data/mnist}\nbatch_size: 4\nbatchsize: 3\n").unwrap();
-    let out = trainer().args(["fit", "--config"]).arg(&cfg).output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.yaml") && err.contains("batchsize"), "{err}");
-
-    let out = trainer().args(["eval", "--run"]).arg(tmp.path()).output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("config.yaml"));
-
-    let out = trainer()
-        .args(["fit", "--config", "models/configs/tiny-gated.yaml", "--backend", "tpu"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected cpu, candle, ndarray or cuda"));
-
-    let out = trainer()
-        .args(["fit", "--config", "models/configs/tiny-gated.yaml", "--workers", "0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--workers must be positive"));
-
+fn sample_cli_rejects_a_bad_scale() {
     let out = sample_cli()
         .args([
             "--model",
@@ -155,7 +68,7 @@ fn sample_cli_reports_a_missing_onnx_runtime_library() {
 }
 
 fn sample_cli() -> Command {
-    Command::new(build("pixelcnn-runtime", "sample"))
+    Command::new(build("sample"))
 }
 
 #[test]
@@ -230,4 +143,58 @@ fn sample_cli_completion_interpolation_and_reconstruction() {
         &["--n", "3", "--reconstruct", png.to_str().unwrap()],
         &tmp.path().join("r.png"),
     );
+}
+
+#[test]
+fn gpu_backends_without_their_libraries_are_clear_errors_or_fall_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    for backend in ["ort-cuda", "ort-tensorrt"] {
+        let out = sample_cli()
+            .args([
+                "--model",
+                "models/pretrained/mnist-gated",
+                "--n",
+                "1",
+                "--backend",
+                backend,
+                "--out",
+            ])
+            .arg(tmp.path().join("x.png"))
+            .env_remove("ORT_DYLIB_PATH")
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            continue; // a machine with the GPU build and a GPU: nothing to check here
+        }
+        assert!(!err.contains("panicked"), "{backend}: {err}");
+        assert!(
+            err.contains("scripts/setup-ort.sh --gpu") || err.contains("could not be registered"),
+            "{backend}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{backend}: one line, got {err}");
+        // with --fallback the same request runs on CPU and says so
+        let png = tmp.path().join(format!("{backend}.png"));
+        let out = sample_cli()
+            .args([
+                "--model",
+                "models/pretrained/mnist-gated",
+                "--n",
+                "1",
+                "--fallback",
+                "--backend",
+                backend,
+                "--out",
+            ])
+            .arg(&png)
+            .env_remove("ORT_DYLIB_PATH")
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{backend} --fallback: {err}");
+        assert!(err.contains("running on CPU instead"), "{err}");
+        assert!(png.exists());
+    }
 }

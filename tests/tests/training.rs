@@ -251,6 +251,82 @@ fn checkpoints_are_atomic_and_checked() {
 }
 
 #[test]
+fn an_empty_split_is_an_error_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 0, 10);
+    for train in [true, false] {
+        let msg = config(&data, "").load_split(train).unwrap_err().to_string();
+        assert!(msg.contains("idx3-ubyte") && msg.contains("no images"), "{msg}");
+    }
+    // a training limit of 0 leaves nothing to train on
+    write_idx(&data, 4, 10);
+    let mut cfg = config(&data, "");
+    cfg.data.train_limit = Some(0);
+    let err = fit::<B>(&cfg, &opts(&tmp.path().join("r"), false), &Default::default()).unwrap_err();
+    assert!(format!("{err:#}").contains("no images"), "{err:#}");
+}
+
+#[test]
+fn resume_refuses_a_config_that_changes_the_data_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 12, 10);
+    let cfg = config(&data, "max_steps: 2\n");
+    let run = tmp.path().join("run");
+    fit::<B>(&cfg, &opts(&run, false), &Default::default()).unwrap();
+    let mut seed = cfg.clone();
+    seed.seed = 4;
+    let mut batch = cfg.clone();
+    batch.batch_size = 3;
+    let mut limit = cfg.clone();
+    limit.data.train_limit = Some(8);
+    for (changed, field) in [(seed, "seed"), (batch, "batch_size"), (limit, "training images")] {
+        let err = fit::<B>(&changed, &opts(&run, true), &Default::default()).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains(field) && msg.contains("--resume"), "{msg}");
+    }
+    // the same config still resumes
+    let mut more = cfg.clone();
+    more.max_steps = Some(3);
+    assert_eq!(
+        fit::<B>(&more, &opts(&run, true), &Default::default()).unwrap().steps,
+        3
+    );
+}
+
+#[test]
+fn resume_drops_epoch_lines_newer_than_the_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 10);
+    // 2 batches per epoch; checkpoints at every step
+    let cfg = config(&data, "epochs: 2\ncheckpoint_every: 1\nkeep_last: 10\neval_limit: 4\n");
+    let run = tmp.path().join("run");
+    fit::<B>(&cfg, &opts(&run, false), &Default::default()).unwrap();
+    let epochs = |run: &Path| -> Vec<u64> {
+        std::fs::read_to_string(run.join("epochs.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(epochs(&run), vec![2, 4]);
+    // lose every checkpoint after step 3 (as if killed there), then resume
+    for (step, dir) in checkpoint::list(&run).unwrap() {
+        if step > 3 {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+    fit::<B>(&cfg, &opts(&run, true), &Default::default()).unwrap();
+    assert_eq!(epochs(&run), vec![2, 4], "each epoch logged once");
+}
+
+#[test]
 fn bad_data_gives_errors_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -354,4 +430,66 @@ fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let latest = checkpoint::latest(&run).unwrap();
     assert!(err.contains(&latest.display().to_string()), "{err}");
     checkpoint::load_model::<Cpu>(&latest, &Default::default()).unwrap();
+}
+
+#[test]
+fn gradient_clipping_scales_every_gradient_by_one_global_factor() {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    use pixelcnn_trainer::fit::{batch_gradients, clip_global_norm};
+
+    /// Every parameter's gradient, flattened, in visit order.
+    struct Collect<'a>(&'a burn::optim::GradientsParams, Vec<Vec<f32>>);
+    impl ModuleVisitor<B> for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
+            let g = self.0.get::<Cpu, D>(p.id).expect("every parameter has a gradient");
+            self.1.push(g.into_data().convert::<f32>().to_vec().unwrap());
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 10);
+    let cfg = config(&data, "");
+    let dev = Default::default();
+    let model = pixelcnn_models::PixelModel::<B>::new(&cfg.model, 1, &dev);
+    let train = cfg.load_split(true).unwrap();
+    let grads = || batch_gradients(&model, &train, &[0, 1, 2, 3], 1, &dev).1;
+    let mut raw = grads();
+    let norm = clip_global_norm(&model, &mut raw, f64::MAX); // measures, clips nothing
+    let mut before = Collect(&raw, vec![]);
+    model.visit(&mut before);
+    let direct: f64 = before
+        .1
+        .iter()
+        .flatten()
+        .map(|&v| (v as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!((norm - direct).abs() < 1e-4 * direct, "{norm} vs {direct}");
+
+    let max = norm / 4.0;
+    let mut clipped = grads();
+    assert!((clip_global_norm(&model, &mut clipped, max) - norm).abs() < 1e-6 * norm);
+    let mut after = Collect(&clipped, vec![]);
+    model.visit(&mut after);
+    let factor = max / (norm + 1e-6);
+    for (a, b) in before.1.iter().zip(&after.1) {
+        for (x, y) in a.iter().zip(b) {
+            assert!(((*x as f64) * factor - *y as f64).abs() < 1e-6 + 1e-5 * y.abs() as f64);
+        }
+    }
+    let new_norm: f64 = after
+        .1
+        .iter()
+        .flatten()
+        .map(|&v| (v as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!((new_norm - max).abs() < 1e-3 * max, "{new_norm} vs {max}");
+    // a bound above the norm leaves the gradients alone
+    let mut free = grads();
+    clip_global_norm(&model, &mut free, norm * 2.0);
+    let mut same = Collect(&free, vec![]);
+    model.visit(&mut same);
+    assert_eq!(same.1, before.1);
 }

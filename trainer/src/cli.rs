@@ -12,7 +12,7 @@ use pixelcnn_models::{checkpoint, Condition, Conditioning, PixelModel};
 use crate::config::TrainConfig;
 use crate::eval::evaluate;
 use crate::fit::{fit, FitOptions};
-use crate::sample::{class_condition, sample_exported, sample_naive};
+use crate::sample::{class_condition, sample};
 
 #[derive(Parser, Debug)]
 #[command(name = "trainer", version, about = "Train, score and sample PixelCNN models")]
@@ -93,7 +93,7 @@ pub struct SampleArgs {
     #[arg(long, default_value = "cpu")]
     pub backend: BackendKind,
     /// Sample with the full burn network once per sub-pixel (slow reference) instead of
-    /// the exported cached step graphs.
+    /// the cached steps.
     #[arg(long)]
     pub naive_burn: bool,
 }
@@ -232,6 +232,8 @@ pub fn load_run<B: Backend>(run: &Path, device: &B::Device) -> anyhow::Result<(T
 
 fn run_eval<B: Backend>(a: EvalArgs) -> anyhow::Result<()> {
     let device = Default::default();
+    anyhow::ensure!(a.batch_size > 0, "--batch-size must be positive");
+    anyhow::ensure!(a.limit != Some(0), "--limit must be positive");
     let (cfg, model) = load_run::<B>(&a.run, &device)?;
     let train = match a.split.as_str() {
         "test" => false,
@@ -270,16 +272,12 @@ fn run_sample<B: Backend>(a: SampleArgs) -> anyhow::Result<()> {
         }
     };
     let t = std::time::Instant::now();
-    let images = if a.naive_burn {
-        sample_naive(&model, a.n, &cond, a.seed, a.temperature, &device)
-    } else {
-        sample_exported(&model, a.n, &cond, a.seed, a.temperature)?
-    };
+    let images = sample(&model, a.n, &cond, a.seed, a.temperature, a.naive_burn, &device)?;
     let cols = (a.n as f64).sqrt().ceil() as usize;
     pixelcnn_core::grid::write_grid(&a.out, &images, a.n, spec.channels, spec.height, spec.width, cols)?;
     println!(
         "{}",
-        serde_json::json!({"out": a.out, "images": a.n, "seconds": t.elapsed().as_secs_f64(), "mode": if a.naive_burn { "naive-burn" } else { "exported-cached-tract" }})
+        serde_json::json!({"out": a.out, "images": a.n, "seconds": t.elapsed().as_secs_f64(), "mode": if a.naive_burn { "naive-burn" } else { "cached-burn" }})
     );
     Ok(())
 }

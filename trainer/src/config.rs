@@ -197,6 +197,13 @@ impl TrainConfig {
                 ds.truncate(n);
             }
         }
+        if ds.is_empty() {
+            let which = if train { "training" } else { "test" };
+            return Err(datasets::data_err(
+                &ds.source,
+                format!("the {which} split holds no images: expected at least one"),
+            ));
+        }
         ds.check_against(s)?;
         Ok(ds)
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use burn::module::{AutodiffModule, Module, ModuleMapper, Param};
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
@@ -32,7 +32,7 @@ use crate::config::TrainConfig;
 use crate::datasets::Dataset;
 use crate::eval::{evaluate, EvalResult};
 use crate::plot::plot_curves;
-use crate::sample::sample_exported;
+use crate::sample::sample;
 
 pub const STATE_FILE: &str = "state.json";
 pub const OPTIM_FILE: &str = "optim.bin";
@@ -56,6 +56,13 @@ pub struct TrainState {
     /// resume promise, since the split fixes the order in which gradients are summed.
     #[serde(default = "one_worker")]
     pub workers: usize,
+    /// Batch size and training-set size the run started with: with the seed they fix
+    /// which images every step sees, so `--resume` refuses a config that changes them.
+    /// `None` in checkpoints written before they were recorded (then taken from the config).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    #[serde(default)]
+    pub train_items: Option<usize>,
 }
 
 fn one_worker() -> usize {
@@ -164,6 +171,43 @@ pub fn batch_gradients<B: AutodiffBackend>(
     (total, acc.grads())
 }
 
+/// Clips gradients by their global norm, as `torch.nn.utils.clip_grad_norm_`: the L2 norm
+/// of all parameters' gradients together; when it exceeds `max_norm`, every gradient is
+/// scaled by `max_norm / (norm + 1e-6)`, so the update keeps its direction. Returns the
+/// norm before clipping.
+pub fn clip_global_norm<B: AutodiffBackend>(model: &PixelModel<B>, grads: &mut GradientsParams, max_norm: f64) -> f64 {
+    struct SumSquares<'a> {
+        grads: &'a GradientsParams,
+        total: f64,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for SumSquares<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                self.total += g.square().sum().into_scalar().elem::<f64>();
+            }
+        }
+    }
+    struct Scale<'a> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+                self.grads.register(param.id, g.mul_scalar(self.factor));
+            }
+        }
+    }
+    let mut sum = SumSquares { grads, total: 0.0 };
+    model.visit(&mut sum);
+    let norm = sum.total.sqrt();
+    if norm > max_norm {
+        let factor = max_norm / (norm + 1e-6);
+        model.visit(&mut Scale { grads, factor });
+    }
+    norm
+}
+
 /// Marks every float parameter as tracked: a worker's copy of the model gets a fresh
 /// autodiff leaf per parameter (same id, same storage), independent of other workers' graphs.
 struct TrackGrads;
@@ -187,13 +231,8 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
     fs::write(out.join("config.yaml"), cfg_text)
         .with_context(|| format!("writing {}", out.join("config.yaml").display()))?;
 
-    let mut optim = AdamConfig::new()
-        .with_grad_clipping(
-            cfg.optimizer
-                .grad_clip
-                .map(burn::grad_clipping::GradientClippingConfig::Norm),
-        )
-        .init::<B, PixelModel<B>>();
+    // gradient clipping is global (clip_global_norm), not burn's per-tensor clipping
+    let mut optim = AdamConfig::new().init::<B, PixelModel<B>>();
     let (mut model, mut state) = if opts.resume {
         let ckpt = checkpoint::latest(out)?;
         let stored = checkpoint::read_spec(&ckpt)?;
@@ -212,8 +251,9 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
         let sbytes = checkpoint::read_file(&ckpt, STATE_FILE)?;
         let state: TrainState =
             serde_json::from_slice(&sbytes).with_context(|| format!("{}", ckpt.join(STATE_FILE).display()))?;
-        truncate_metrics(out, state.step)?;
         let mut state = state;
+        check_resumable(&ckpt, &mut state, cfg, train.len())?;
+        truncate_metrics(out, &state)?;
         if let Some(w) = opts.workers {
             state.workers = w;
         }
@@ -236,6 +276,8 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
             best_step: None,
             train_seconds: 0.0,
             workers: opts.workers.unwrap_or_else(default_workers),
+            batch_size: Some(cfg.batch_size),
+            train_items: Some(train.len()),
         };
         (PixelModel::<B>::new(spec, cfg.seed, device), state)
     };
@@ -274,7 +316,10 @@ pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B:
             let t0 = Instant::now();
             let lo = state.batch_in_epoch * cfg.batch_size;
             let idx = &order[lo..(lo + cfg.batch_size).min(train.len())];
-            let (value, grads) = batch_gradients(&model, &train, idx, state.workers, device);
+            let (value, mut grads) = batch_gradients(&model, &train, idx, state.workers, device);
+            if let Some(max_norm) = cfg.optimizer.grad_clip {
+                clip_global_norm(&model, &mut grads, max_norm as f64);
+            }
             if !value.is_finite() {
                 let last = checkpoint::latest(out)
                     .map(|p| p.display().to_string())
@@ -394,23 +439,64 @@ fn save<B: AutodiffBackend, O: Optimizer<PixelModel<B>, B>>(
     Ok(dir)
 }
 
-/// Drops metric lines newer than a resumed checkpoint, so they are not counted twice.
-fn truncate_metrics(out: &Path, step: u64) -> anyhow::Result<()> {
-    let path = out.join(METRICS_FILE);
-    if let Ok(text) = fs::read_to_string(&path) {
+/// Refuses to resume with a config that would change which images each step sees (the
+/// bit-identical resume promise): another seed, batch size or training-set size.
+fn check_resumable(ckpt: &Path, state: &mut TrainState, cfg: &TrainConfig, train_items: usize) -> anyhow::Result<()> {
+    let refuse = |field: &str, run: String, now: String| {
+        anyhow::anyhow!(
+            "{}: --resume with {field} {now}, but the run was started with {field} {run}: the remaining steps \
+             would see other images than the run promises; keep {field}: {run} (or start a new run)",
+            ckpt.display()
+        )
+    };
+    if state.seed != cfg.seed {
+        return Err(refuse("seed", state.seed.to_string(), cfg.seed.to_string()));
+    }
+    match state.batch_size {
+        Some(b) if b != cfg.batch_size => return Err(refuse("batch_size", b.to_string(), cfg.batch_size.to_string())),
+        _ => state.batch_size = Some(cfg.batch_size),
+    }
+    match state.train_items {
+        Some(n) if n != train_items => {
+            return Err(refuse(
+                "training images (data, train_limit)",
+                n.to_string(),
+                train_items.to_string(),
+            ))
+        }
+        _ => state.train_items = Some(train_items),
+    }
+    Ok(())
+}
+
+/// Drops step and epoch metric lines newer than a resumed checkpoint, so the resumed run
+/// does not log them twice. An epoch line at the checkpoint's own step is kept only if
+/// the checkpoint counts that epoch as done (it was saved after the line was written).
+fn truncate_metrics(out: &Path, state: &TrainState) -> anyhow::Result<()> {
+    #[derive(Deserialize)]
+    struct Line {
+        step: u64,
+        epoch: usize,
+    }
+    let keep_step = |l: &Line| l.step <= state.step;
+    let keep_epoch = |l: &Line| l.step < state.step || (l.step == state.step && l.epoch <= state.epoch);
+    for (file, keep) in [
+        (METRICS_FILE, &keep_step as &dyn Fn(&Line) -> bool),
+        (EPOCHS_FILE, &keep_epoch),
+    ] {
+        let path = out.join(file);
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
         let kept: Vec<&str> = text
             .lines()
-            .filter(|l| {
-                serde_json::from_str::<StepMetrics>(l)
-                    .map(|m| m.step <= step)
-                    .unwrap_or(false)
-            })
+            .filter(|l| serde_json::from_str::<Line>(l).is_ok_and(|m| keep(&m)))
             .collect();
         let mut body = kept.join("\n");
         if !body.is_empty() {
             body.push('\n');
         }
-        fs::write(&path, body)?;
+        fs::write(&path, body).with_context(|| format!("rewriting {}", path.display()))?;
     }
     Ok(())
 }
@@ -441,7 +527,7 @@ fn write_samples<B: burn::tensor::backend::Backend>(
         }
         _ => condition(spec, test, &idx, device),
     };
-    let images = sample_exported(model, n, &cond, seed, 1.0)?;
+    let images = sample(model, n, &cond, seed, 1.0, false, device)?;
     let cols = (n as f64).sqrt().ceil() as usize;
     pixelcnn_core::grid::write_grid(path, &images, n, spec.channels, spec.height, spec.width, cols)?;
     Ok(())

@@ -1,5 +1,5 @@
 //! Training PixelCNN models: YAML configs, dataset readers, the training loop with
-//! atomic checkpoints and exact resume, evaluation in bits/dim, and sampling (exported cached graphs; burn naive as reference).
+//! atomic checkpoints and exact resume, evaluation in bits/dim, and sampling (burn cached steps; the naive full network as reference).
 //! The `trainer` binary is a thin CLI over this library.
 
 pub mod batch;

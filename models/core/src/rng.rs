@@ -37,16 +37,38 @@ pub fn image_seed(seed: u64, index: usize) -> u64 {
     seed.wrapping_add((index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03))
 }
 
+/// Why a sub-pixel could not be drawn.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DrawError {
+    #[error("temperature must be a finite number > 0, got {0}")]
+    Temperature(f64),
+    #[error("the model produced non-finite logits (NaN or +inf, or all -inf): its weights or inputs are broken")]
+    NonFiniteLogits,
+}
+
+/// Checks a sampling temperature: finite and > 0 (no silent clamping).
+pub fn check_temperature(temperature: f64) -> Result<f64, DrawError> {
+    if temperature.is_finite() && temperature > 0.0 {
+        Ok(temperature)
+    } else {
+        Err(DrawError::Temperature(temperature))
+    }
+}
+
 /// Draws one value from `logits` (256 of them) at temperature `temperature`.
-pub fn sample_logits(logits: &[f32], temperature: f64, rng: &mut SplitMix64) -> u8 {
+pub fn sample_logits(logits: &[f32], temperature: f64, rng: &mut SplitMix64) -> Result<u8, DrawError> {
     let u = rng.next_f64();
     inverse_cdf(logits, temperature, u)
 }
 
-/// The inverse-CDF rule, separated for tests.
-pub fn inverse_cdf(logits: &[f32], temperature: f64, u: f64) -> u8 {
-    let t = temperature.max(1e-6);
+/// The inverse-CDF rule, separated for tests: the smallest k with
+/// `p_0 + ... + p_k > u * sum(p)`, `p = exp((logits - max) / T)` in f64.
+pub fn inverse_cdf(logits: &[f32], temperature: f64, u: f64) -> Result<u8, DrawError> {
+    let t = check_temperature(temperature)?;
     let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+    if !max.is_finite() || logits.iter().any(|v| v.is_nan()) {
+        return Err(DrawError::NonFiniteLogits);
+    }
     let mut probs = [0f64; 256];
     let mut total = 0.0;
     for (p, &l) in probs.iter_mut().zip(logits) {
@@ -58,10 +80,10 @@ pub fn inverse_cdf(logits: &[f32], temperature: f64, u: f64) -> u8 {
     for (k, p) in probs.iter().enumerate().take(logits.len()) {
         acc += p;
         if acc > target {
-            return k as u8;
+            return Ok(k as u8);
         }
     }
-    (logits.len() - 1) as u8
+    Ok((logits.len() - 1) as u8)
 }
 
 #[cfg(test)]
@@ -81,8 +103,33 @@ mod tests {
         let mut l = vec![-1e9f32; 256];
         l[3] = 0.0;
         l[7] = 0.0;
-        assert_eq!(inverse_cdf(&l, 1.0, 0.2), 3);
-        assert_eq!(inverse_cdf(&l, 1.0, 0.7), 7);
-        assert_eq!(inverse_cdf(&l, 1.0, 0.999_999), 7);
+        assert_eq!(inverse_cdf(&l, 1.0, 0.2), Ok(3));
+        assert_eq!(inverse_cdf(&l, 1.0, 0.7), Ok(7));
+        assert_eq!(inverse_cdf(&l, 1.0, 0.999_999), Ok(7));
+        // a tiny temperature is the argmax, not an error or a clamp
+        l[7] = 1e-3;
+        assert_eq!(inverse_cdf(&l, 1e-9, 0.0), Ok(7));
+        assert_eq!(inverse_cdf(&l, 1e-9, 0.999), Ok(7));
+    }
+
+    #[test]
+    fn bad_temperatures_and_non_finite_logits_are_errors() {
+        let l = vec![0f32; 256];
+        for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(inverse_cdf(&l, t, 0.5), Err(DrawError::Temperature(_))), "{t}");
+        }
+        for bad in [f32::NAN, f32::INFINITY] {
+            let mut m = l.clone();
+            m[200] = bad;
+            assert_eq!(inverse_cdf(&m, 1.0, 0.5), Err(DrawError::NonFiniteLogits), "{bad}");
+        }
+        assert_eq!(
+            inverse_cdf(&[f32::NEG_INFINITY; 256], 1.0, 0.5),
+            Err(DrawError::NonFiniteLogits)
+        );
+        // -inf on some values is a zero probability, not an error
+        let mut m = l.clone();
+        m[..255].fill(f32::NEG_INFINITY);
+        assert_eq!(inverse_cdf(&m, 1.0, 0.5), Ok(255));
     }
 }

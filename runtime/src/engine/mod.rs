@@ -60,6 +60,21 @@ pub enum EngineKind {
     Tract,
 }
 
+impl EngineKind {
+    /// ONNX Runtime with a GPU execution provider (CUDA or TensorRT).
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, Self::OrtCuda { .. } | Self::OrtTensorRt { .. })
+    }
+
+    /// A GPU engine asked to run on CPU when its provider or library is missing.
+    pub fn allows_fallback(&self) -> bool {
+        match self {
+            Self::OrtCuda { fallback } | Self::OrtTensorRt { fallback, .. } => *fallback,
+            Self::Ort | Self::Tract => false,
+        }
+    }
+}
+
 impl FromStr for EngineKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -43,10 +43,17 @@ pub fn library_candidates(gpu: bool) -> Vec<PathBuf> {
 
 static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
 
-/// The process-wide ONNX Runtime environment (the library loads once).
-pub fn environment(gpu: bool) -> anyhow::Result<&'static Environment> {
+/// The process-wide ONNX Runtime environment (the library loads once, for the first
+/// engine kind asked for). A GPU engine needs the GPU build (`.ort/gpu`); with
+/// `--fallback` the CPU build is the second choice, on which the GPU provider then fails
+/// to register and the session runs on CPU. Errors say what to install; never a panic.
+pub fn environment(kind: &EngineKind) -> anyhow::Result<&'static Environment> {
+    let gpu = kind.is_gpu();
     let env = ENV.get_or_init(|| {
-        let cands = library_candidates(gpu);
+        let mut cands = library_candidates(gpu);
+        if gpu && kind.allows_fallback() && std::env::var_os("ORT_DYLIB_PATH").is_none() {
+            cands.extend(library_candidates(false));
+        }
         let lib = cands.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
             format!(
                 "ONNX Runtime library not found; run scripts/setup-ort.sh{} (looked in: {})",
@@ -75,8 +82,7 @@ pub struct OrtEngine {
 
 impl OrtEngine {
     pub fn load(kind: &EngineKind, path: &Path, contract: &GraphContract) -> anyhow::Result<Self> {
-        let gpu = !matches!(kind, EngineKind::Ort | EngineKind::Tract);
-        let env = environment(gpu)?;
+        let env = environment(kind)?;
         let mut builder = Session::builder(env).context("ONNX Runtime session builder")?;
         builder = crate::gpu::register_providers(builder, kind)?;
         if contract.file == "step_pixel.onnx" {

@@ -1,0 +1,112 @@
+//! Smoke tests of the `trainer` binary on the real MNIST (fetched by
+//! scripts/fetch-data.sh, which the README test command runs first).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn trainer() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    c.current_dir(root());
+    c
+}
+
+fn require_mnist() {
+    assert!(
+        root().join("data/mnist/t10k-images-idx3-ubyte").exists(),
+        "MNIST missing: run scripts/fetch-data.sh (the README test command does)"
+    );
+}
+
+#[test]
+fn fit_eval_sample_on_mnist() {
+    require_mnist();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let out = trainer()
+        .args([
+            "fit",
+            "--config",
+            "models/configs/tiny-class.yaml",
+            "--max-steps",
+            "4",
+            "--out",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    assert_eq!(line["steps"], 4);
+    let bpd = line["test_bits_per_dim"].as_f64().unwrap();
+    assert!(bpd > 1.0 && bpd < 8.5, "{bpd}");
+    for f in ["metrics.jsonl", "epochs.jsonl", "training-curves.png", "config.yaml"] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+
+    let out = trainer()
+        .args(["eval", "--limit", "8", "--run"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    assert_eq!(r["images"], 8);
+    assert!(r["bits_per_dim"].as_f64().unwrap() > 1.0);
+    assert!(r["nll_nats"].as_f64().unwrap() > 0.0);
+
+    let grid = tmp.path().join("grid.png");
+    let small = trainer()
+        .args(["sample", "--n", "2", "--label", "3", "--out"])
+        .arg(&grid)
+        .arg("--run")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
+    let img = image::open(&grid).unwrap();
+    assert_eq!((img.width(), img.height()), (2 * 29 + 1, 29 + 1));
+}
+
+#[test]
+fn bad_invocations_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("bad.yaml");
+    std::fs::write(&cfg, "model: {arch: gated, channels: 1, height: 28, width: 28, layers: 2, hidden: 8}\ndata: {format: idx, path: data/mnist}\nbatch_size: 4\nbatchsize: 3\n").unwrap();
+    let out = trainer().args(["fit", "--config"]).arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("batchsize"), "{err}");
+
+    let out = trainer().args(["eval", "--run"]).arg(tmp.path()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("config.yaml"));
+
+    // eval flags are checked before any work
+    for (flag, value) in [("--batch-size", "0"), ("--limit", "0")] {
+        let out = trainer()
+            .args(["eval", "--run", "models/pretrained/mnist-gated/run", flag, value])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag) && err.contains("positive"), "{err}");
+    }
+
+    let out = trainer()
+        .args(["fit", "--config", "models/configs/tiny-gated.yaml", "--backend", "tpu"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected cpu, candle, ndarray or cuda"));
+
+    let out = trainer()
+        .args(["fit", "--config", "models/configs/tiny-gated.yaml", "--workers", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--workers must be positive"));
+}
