@@ -59,7 +59,7 @@ def inverse_cdf(logits, temperature, u):
 
 
 class Model:
-    def __init__(self, out_dir):
+    def __init__(self, out_dir, pixel_threads=None):
         props = {p.key: p.value for p in onnx.load(os.path.join(out_dir, "model.onnx"), load_external_data=False).metadata_props}
         self.contract = json.loads(props["pixelcnn.contract"])
         self.spec = json.loads(props["pixelcnn.spec"])
@@ -69,6 +69,11 @@ class Model:
         if "step_pixel" not in g:
             sys.exit("this export has no step graphs (only Gated PixelCNNs and auto-encoders have them)")
         self.row = ort.InferenceSession(os.path.join(out_dir, g["step_row"]["file"]), **opts)
+        if pixel_threads:
+            # as the Rust engine runs step_pixel (a chain of tiny ops): one thread
+            so1 = ort.SessionOptions()
+            so1.intra_op_num_threads = pixel_threads
+            opts = dict(sess_options=so1, providers=["CPUExecutionProvider"])
         self.pixel = ort.InferenceSession(os.path.join(out_dir, g["step_pixel"]["file"]), **opts)
         self.full = ort.InferenceSession(os.path.join(out_dir, g["model"]["file"]), **opts)
         self.g = g

@@ -46,5 +46,10 @@ for cfg in tiny-gated tiny-class; do
       '$py' -c \"import numpy as np, sys; a, b = np.load('$tmp/py.npy'), np.load('$tmp/rs.npy'); sys.exit(0 if (a == b).all() else 'Python and Rust samples differ')\""
   fi
 done
+echo "== Python drop-in decoder (constriction $("$py" -c 'import importlib.metadata as m; print(m.version("constriction"))'))"
+check "scripts/decompress.py decodes the Rust compress output (MNIST, 10 images, batches of 4)" bash -c "
+  '$bin/compress' --model models/pretrained/mnist-gated --in data/mnist/t10k-images-idx3-ubyte --limit 10 --batch 4 --out '$tmp/x.pcnn' >/dev/null &&
+  '$py' scripts/decompress.py --model models/pretrained/mnist-gated --in '$tmp/x.pcnn' --out '$tmp/x.npy' >/dev/null &&
+  '$py' -c \"import numpy as np, sys; raw = open('data/mnist/t10k-images-idx3-ubyte', 'rb').read(); x = np.frombuffer(raw[16:16 + 10 * 784], np.uint8).reshape(10, 1, 28, 28); sys.exit(0 if (np.load('$tmp/x.npy') == x).all() else 'Python decoding differs from the images')\""
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

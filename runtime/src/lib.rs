@@ -3,6 +3,8 @@
 
 pub mod bound;
 pub mod cli;
+pub mod codec;
+pub mod codec_cli;
 pub mod engine;
 pub mod export;
 pub mod gpu;

@@ -198,3 +198,68 @@ fn gpu_backends_without_their_libraries_are_clear_errors_or_fall_back() {
         assert!(png.exists());
     }
 }
+
+#[test]
+fn compress_and_decompress_round_trip_a_png_and_refuse_bad_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (compress, decompress) = (build("compress"), build("decompress"));
+    let model = root().join("models/pretrained/mnist-gated");
+    // one 28x28 test digit as a PNG
+    let idx = pixelcnn_core::idx::read_images(&root().join("data/mnist/t10k-images-idx3-ubyte")).unwrap();
+    let png = tmp.path().join("digit.png");
+    pixelcnn_core::grid::write_image(&png, &idx.pixels[..784], 1, 28, 28).unwrap();
+    let pcnn = tmp.path().join("digit.pcnn");
+    let out = Command::new(&compress)
+        .args(["--backend", "tract", "--model"])
+        .arg(&model)
+        .arg("--in")
+        .arg(&png)
+        .arg("--out")
+        .arg(&pcnn)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let back = tmp.path().join("back.png");
+    let run = |args: &[&std::ffi::OsStr]| Command::new(&decompress).args(args).output().unwrap();
+    let ok = run(&[
+        "--backend".as_ref(),
+        "tract".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--in".as_ref(),
+        pcnn.as_os_str(),
+        "--out".as_ref(),
+        back.as_os_str(),
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let img = image::open(&back).unwrap().to_luma8().into_raw();
+    assert_eq!(img, idx.pixels[..784].to_vec());
+    // the wrong engine, and a file that is not a .pcnn: one clear line each, no panic
+    let wrong = run(&[
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--in".as_ref(),
+        pcnn.as_os_str(),
+        "--out".as_ref(),
+        back.as_os_str(),
+    ]);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        !wrong.status.success() && err.contains("--backend tract") && !err.contains("panicked"),
+        "{err}"
+    );
+    let junk = run(&[
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--in".as_ref(),
+        png.as_os_str(),
+        "--out".as_ref(),
+        back.as_os_str(),
+    ]);
+    let err = String::from_utf8_lossy(&junk.stderr);
+    assert!(
+        !junk.status.success() && err.contains("digit.png") && err.contains("PCNNCODE"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

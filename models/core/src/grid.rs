@@ -100,6 +100,29 @@ pub fn read_image(path: &Path, c: usize, h: usize, w: usize) -> Result<Vec<u8>, 
     })
 }
 
+/// Writes one image `[C, H, W]` (C = 1 or 3) as a PNG of exactly its pixels.
+pub fn write_image(path: &Path, image: &[u8], c: usize, h: usize, w: usize) -> Result<(), ImageError> {
+    if image.len() != c * h * w || !(c == 1 || c == 3) {
+        return Err(err(
+            path,
+            format!("{} bytes are not one {c}x{h}x{w} image", image.len()),
+        ));
+    }
+    let (wu, hu) = (w as u32, h as u32);
+    let result = if c == 1 {
+        image::GrayImage::from_raw(wu, hu, image.to_vec()).map(|i| i.save(path))
+    } else {
+        let hw = h * w;
+        let px: Vec<u8> = (0..hw)
+            .flat_map(|k| [image[k], image[hw + k], image[2 * hw + k]])
+            .collect();
+        image::RgbImage::from_raw(wu, hu, px).map(|i| i.save(path))
+    };
+    result
+        .expect("buffer size checked above")
+        .map_err(|e| err(path, e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

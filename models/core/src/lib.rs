@@ -5,10 +5,11 @@
 //!   checkpoint -> ONNX metadata -> runtime;
 //! - [`contract`]: the `pixelcnn.contract` metadata of exported graphs;
 //! - [`rng`]: the seeded sub-pixel sampling rule every runtime (and language) follows;
-//! - [`npy`] and [`grid`]: conditioning matrices and PNG grids on disk.
+//! - [`idx`], [`npy`] and [`grid`]: IDX image files, `.npy` arrays and PNG images on disk.
 
 pub mod contract;
 pub mod grid;
+pub mod idx;
 pub mod npy;
 pub mod rng;
 pub mod spec;

@@ -77,6 +77,45 @@ pub fn write_images(path: &Path, values: &[u8], shape: [usize; 4]) -> Result<(),
     write_array(path, &shape, values)
 }
 
+/// Reads uint8 images for a model of `[C, H, W]`: `[N, C, H, W]`, or one image as
+/// `[C, H, W]` (or `[H, W]` when C = 1). The claimed shape is checked against the file's
+/// size before any data is read.
+pub fn read_images(path: &Path, chw: [usize; 3]) -> Result<Vec<u8>, NpyError> {
+    let bytes = std::fs::read(path).map_err(|e| data_err(path, e.to_string()))?;
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| data_err(path, format!("not a .npy file: {e}")))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let [c, h, w] = chw;
+    let n = match shape.as_slice() {
+        [n, sc, sh, sw] if [*sc, *sh, *sw] == chw => *n,
+        [sc, sh, sw] if [*sc, *sh, *sw] == chw => 1,
+        [sh, sw] if c == 1 && [*sh, *sw] == [h, w] => 1,
+        _ => {
+            return Err(data_err(
+                path,
+                format!("shape {shape:?}: expected [N, {c}, {h}, {w}] uint8 images"),
+            ))
+        }
+    };
+    if npy.dtype().descr().trim_matches('\'') != "|u1" {
+        return Err(data_err(path, format!("dtype {}: expected uint8", npy.dtype().descr())));
+    }
+    if npy.order() != npyz::Order::C {
+        return Err(data_err(path, "expected C (row-major) order"));
+    }
+    let want = n.checked_mul(c * h * w).filter(|&v| v <= bytes.len());
+    if want.is_none() {
+        return Err(data_err(
+            path,
+            format!("{n} images of {c}x{h}x{w} do not fit in {} bytes", bytes.len()),
+        ));
+    }
+    let values = npy.into_vec::<u8>().map_err(|e| data_err(path, e.to_string()))?;
+    if Some(values.len()) != want {
+        return Err(data_err(path, "truncated data"));
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
