@@ -184,6 +184,22 @@ fn bad_sampling_calls_are_clear_errors() {
     req.cond = CondInput::None;
     let e = s.sample(&req, &mut |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("conditioned on Class"), "{e}");
+    // the device-path (IoBinding) sampler validates requests the same way: ONNX Gather
+    // would read label -1 as the last class
+    let mut bound = sampler::open(&export, &EngineKind::Ort, Mode::Bound, 2).unwrap();
+    for (labels, want) in [
+        (vec![0, -1], "label -1 is out of range 0..3"),
+        (vec![3, 0], "label 3 is out of range"),
+    ] {
+        req.cond = CondInput::Labels(labels);
+        let e = bound.sample(&req, &mut |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+    }
+    req.cond = CondInput::Labels(vec![0, 1]);
+    req.temperature = 0.0;
+    let e = bound.sample(&req, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("temperature"), "{e}");
+    req.temperature = 1.0;
     // wrong state shapes and missing inputs on the step graph itself
     let (contract, path) = export.graph("step_pixel").unwrap();
     let mut g = Graph::load(&EngineKind::Ort, &path, contract, 2).unwrap();

@@ -143,6 +143,24 @@ fn sample_cli_completion_interpolation_and_reconstruction() {
         &["--n", "3", "--reconstruct", png.to_str().unwrap()],
         &tmp.path().join("r.png"),
     );
+    // --reconstruct runs the encoder on the chosen backend: tract works without ONNX Runtime
+    let o = sample_cli()
+        .arg("--model")
+        .arg(&ae)
+        .args([
+            "--backend",
+            "tract",
+            "--n",
+            "2",
+            "--reconstruct",
+            png.to_str().unwrap(),
+            "--out",
+        ])
+        .arg(tmp.path().join("rt.png"))
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

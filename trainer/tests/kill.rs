@@ -56,7 +56,11 @@ fn final_state(run: &Path) -> (Vec<f32>, String) {
     let dev = Default::default();
     let m = pixelcnn_models::checkpoint::load_model::<pixelcnn_models::backend::NdArray>(last, &dev).unwrap();
     let x = burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(vec![90f32; 784], [1, 1, 28, 28]), &dev);
-    let logits: Vec<f32> = m.forward(x, &pixelcnn_models::Condition::None).into_data().to_vec().unwrap();
+    let logits: Vec<f32> = m
+        .forward(x, &pixelcnn_models::Condition::None)
+        .into_data()
+        .to_vec()
+        .unwrap();
     (logits, losses)
 }
 
