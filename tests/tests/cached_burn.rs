@@ -126,3 +126,36 @@ fn non_square_images() {
     cached_equals_full(spec.clone());
     cached_sampling_equals_naive(spec);
 }
+
+#[test]
+fn conditioning_changes_the_logits_and_spatial_maps_depend_on_location() {
+    for cond in [
+        Conditioning::Class { classes: 3 },
+        Conditioning::Vector { dim: 5 },
+        SPATIAL,
+    ] {
+        let spec = tiny_spec(Arch::Gated, 1, cond.clone());
+        let model = PixelModel::<B>::new(&spec, 9, &Default::default());
+        let (images, a) = inputs(&spec, 2, 0);
+        let (_, b) = inputs(&spec, 2, 1);
+        let (la, lb) = (full_logits(&model, &images, &a), full_logits(&model, &images, &b));
+        let diff: Vec<f64> = la.iter().zip(&lb).map(|(x, y)| x - y).collect();
+        assert!(
+            diff.iter().any(|d| d.abs() > 1e-6),
+            "{cond:?}: the condition changes nothing"
+        );
+        // dense conditioning adds the same term everywhere in layer 0; a spatial map's term
+        // depends on the location: compare the change at the first sub-pixel (which sees no
+        // pixels) of two positions through an image of zeros
+        let zeros = vec![0u8; images.len()];
+        let (za, zb) = (full_logits(&model, &zeros, &a), full_logits(&model, &zeros, &b));
+        let at = |l: &[f64], i: usize, j: usize| l[(i * spec.width + j) * LEVELS];
+        let (d00, d35) = (at(&za, 0, 0) - at(&zb, 0, 0), at(&za, 3, 5) - at(&zb, 3, 5));
+        if cond == SPATIAL {
+            assert!(
+                (d00 - d35).abs() > 1e-9,
+                "spatial conditioning does not depend on location"
+            );
+        }
+    }
+}

@@ -174,3 +174,35 @@ fn trained_checkpoint_matches_and_eval_agrees_with_onnx_bits_per_dim() {
         );
     }
 }
+
+#[test]
+fn encoder_graph_equals_burns_encoder_on_both_engines() {
+    for channels in [1, 3] {
+        let spec = tiny_spec(Arch::Autoencoder, channels, Conditioning::None);
+        let model = PixelModel::<Cpu>::new(&spec, 4, &Default::default());
+        let dir = tempfile::tempdir().unwrap();
+        pixelcnn_exporter::export(&model, dir.path(), 17).unwrap();
+        let x = inputs(&spec, 3, 21);
+        let shape = [3, spec.channels, spec.height, spec.width];
+        let f: Vec<f32> = x.images.iter().map(|&v| v as f32).collect();
+        let images =
+            burn::tensor::Tensor::<Cpu, 4>::from_data(burn::tensor::TensorData::new(f, shape), &Default::default());
+        let want: Vec<f32> = model.encode(images).unwrap().into_data().to_vec().unwrap();
+        let export = Export::open(dir.path()).unwrap();
+        for engine in [EngineKind::Ort, EngineKind::Tract] {
+            let (contract, path) = export.graph("encoder").unwrap();
+            let mut g = Graph::load(&engine, &path, contract, 3).unwrap();
+            let img = ArrayD::from_shape_vec(IxDyn(&shape), x.images.clone()).unwrap();
+            let got: Vec<f32> = g
+                .run(&[("image", Input::U8(img.view()))])
+                .unwrap()
+                .remove(0)
+                .iter()
+                .copied()
+                .collect();
+            assert_eq!(got.len(), 3 * 4);
+            let d = max_abs_diff(&got, &want);
+            assert!(d < 1e-4, "c{channels} {engine}: encoder differs by {d}");
+        }
+    }
+}
