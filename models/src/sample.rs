@@ -33,13 +33,7 @@ impl<B: Backend> PixelModel<B> {
         temperature: f64,
         device: &B::Device,
     ) -> Result<Vec<u8>, DrawError> {
-        check_temperature(temperature)?;
-        let mut rngs: Vec<SplitMix64> = seeds.iter().map(|&s| SplitMix64::new(s)).collect();
-        let draw = |_: SubPixel, logits: Vec<f64>| draw_all(&logits, temperature, &mut rngs);
-        match &self.gated {
-            Some(net) => self.cached_loop(net, cond, seeds.len(), device, draw),
-            None => self.naive_loop(cond, seeds.len(), device, draw),
-        }
+        self.draw(cond, seeds, temperature, device, self.gated.is_none())
     }
 
     /// [`Self::sample`] with the full network once per sub-pixel, for every
@@ -51,11 +45,24 @@ impl<B: Backend> PixelModel<B> {
         temperature: f64,
         device: &B::Device,
     ) -> Result<Vec<u8>, DrawError> {
+        self.draw(cond, seeds, temperature, device, true)
+    }
+
+    fn draw(
+        &self,
+        cond: &Condition<B>,
+        seeds: &[u64],
+        temperature: f64,
+        device: &B::Device,
+        naive: bool,
+    ) -> Result<Vec<u8>, DrawError> {
         check_temperature(temperature)?;
         let mut rngs: Vec<SplitMix64> = seeds.iter().map(|&s| SplitMix64::new(s)).collect();
-        self.naive_loop(cond, seeds.len(), device, |_, logits| {
-            draw_all(&logits, temperature, &mut rngs)
-        })
+        let draw = |_: SubPixel, logits: Vec<f64>| draw_all(&logits, temperature, &mut rngs);
+        match (&self.gated, naive) {
+            (Some(net), false) => self.cached_loop(net, cond, seeds.len(), device, draw),
+            _ => self.naive_loop(cond, seeds.len(), device, draw),
+        }
     }
 
     /// The cached steps under teacher forcing: feeds `images` (`[n, C, H, W]` values)

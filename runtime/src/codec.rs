@@ -384,14 +384,18 @@ pub fn read_container(file: &[u8]) -> Result<(Header, Vec<u32>), CodecError> {
     Ok((header, words))
 }
 
+/// The lower-case file extension ("" if none): it picks the image format.
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 /// Reads images for a model: IDX (raw or gzipped, gray models), `.npy` uint8
 /// `[N, C, H, W]` (or one `[C, H, W]` / `[H, W]` image), or one PNG/JPEG.
 pub fn read_images(path: &Path, spec: &ModelSpec) -> anyhow::Result<Vec<u8>> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = extension(path);
     let (c, h, w) = (spec.channels, spec.height, spec.width);
     match ext.as_str() {
         "png" | "jpg" | "jpeg" => Ok(pixelcnn_core::grid::read_image(path, c, h, w)?),
@@ -412,11 +416,7 @@ pub fn read_images(path: &Path, spec: &ModelSpec) -> anyhow::Result<Vec<u8>> {
 
 /// Writes images as [`read_images`] reads them (PNG: exactly one image).
 pub fn write_images(path: &Path, images: &[u8], spec: &ModelSpec) -> anyhow::Result<()> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = extension(path);
     let (c, h, w) = (spec.channels, spec.height, spec.width);
     let n = images.len() / spec.dims();
     match ext.as_str() {
