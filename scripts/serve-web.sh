@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Serves the browser page (web/) with the shipped models and the test sets:
+#   scripts/serve-web.sh [PORT]        # prints the URL; Ctrl-C stops it
+# Installs onnxruntime-web from web/package-lock.json (npm ci) the first time, and
+# fetches MNIST / Fashion-MNIST (for the page's test images) if they are missing.
+# Extra export directories: scripts/serve-web.sh 8080 --mount NAME=DIR, then pick
+# "custom" and enter NAME/ (or open http://127.0.0.1:8080/?model=NAME/).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+port="${1:-8080}"; [ $# -gt 0 ] && shift
+scripts/fetch-data.sh 2>/dev/null
+web_deps() { # npm ci when node_modules is missing or older than the lock file
+  if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+  fi
+}
+web_deps
+exec node web/serve.mjs --port "$port" "$@"
