@@ -51,5 +51,20 @@ check "scripts/decompress.py decodes the Rust compress output (MNIST, 10 images,
   '$bin/compress' --model models/pretrained/mnist-gated --in data/mnist/t10k-images-idx3-ubyte --limit 10 --batch 4 --out '$tmp/x.pcnn' >/dev/null &&
   '$py' scripts/decompress.py --model models/pretrained/mnist-gated --in '$tmp/x.pcnn' --out '$tmp/x.npy' >/dev/null &&
   '$py' -c \"import numpy as np, sys; raw = open('data/mnist/t10k-images-idx3-ubyte', 'rb').read(); x = np.frombuffer(raw[16:16 + 10 * 784], np.uint8).reshape(10, 1, 28, 28); sys.exit(0 if (np.load('$tmp/x.npy') == x).all() else 'Python decoding differs from the images')\""
+echo "== Browser checks (headless Chromium + onnxruntime-web: scripts/test-web.sh)"
+set +e
+BIN_DIR="$bin" scripts/test-web.sh 2>&1 | tee "$tmp/web.log"
+web_rc=${PIPESTATUS[0]}
+set -e
+# each browser check counts from its own "ok: NAME (...)" line; a missing line is a failure
+web_ok() { awk -v p="ok: $1 (" 'index($0, p) == 1 {found = 1} END {exit !found}' "$tmp/web.log"; }
+for cfg in tiny-gated tiny-class; do
+  for name in "sample $cfg == Rust sampler" "complete $cfg keeps the given rows" \
+    "complete $cfg == Rust sample --complete" "score $cfg == trainer eval"; do
+    check "browser: $name" web_ok "$name"
+  done
+done
+check "browser: drawn digit is scored (shipped mnist-class)" web_ok "drawn digit is scored"
+check "browser: scripts/test-web.sh exits 0 (setup, server and every check)" test "$web_rc" -eq 0
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
