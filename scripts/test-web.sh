@@ -5,7 +5,8 @@
 #   - completion keeps the given rows and equals `sample --complete IMG --rows R`,
 #   - the page's score equals `trainer eval --limit 1` (bits/dim of the first test image)
 #     within 1e-4,
-#   - a digit drawn with the mouse is scored over every label (shipped mnist-class),
+#   - an uploaded PNG of that test image gives the model the same pixels, and a digit
+#     drawn with the mouse is scored over every label (shipped mnist-class),
 # and prints browser vs native ONNX Runtime sampling speed on the shipped mnist-gated.
 #   BIN_DIR=target/debug scripts/test-web.sh     # BIN_DIR unset: cargo build first
 # Installs what it needs: Chromium from Debian (apt-get) if /usr/bin/chromium is missing,

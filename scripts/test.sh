@@ -64,6 +64,7 @@ for cfg in tiny-gated tiny-class; do
     check "browser: $name" web_ok "$name"
   done
 done
+check "browser: uploaded PNG == test image" web_ok "uploaded PNG == test image"
 check "browser: drawn digit is scored (shipped mnist-class)" web_ok "drawn digit is scored"
 check "browser: scripts/test-web.sh exits 0 (setup, server and every check)" test "$web_rc" -eq 0
 echo "$passed passed, $failed failed"

@@ -8,7 +8,11 @@
 // faster than the WebGPU-capable build (asyncify) does on its own WebAssembly provider.
 const params = new URLSearchParams(location.search);
 const backend = params.get('backend') === 'webgpu' && navigator.gpu ? 'webgpu' : 'wasm';
-const ort = await import(backend === 'webgpu' ? './ort/ort.webgpu.min.mjs' : './ort/ort.wasm.min.mjs');
+const ort = await import(backend === 'webgpu' ? './ort/ort.webgpu.min.mjs' : './ort/ort.wasm.min.mjs').catch((e) => {
+  document.getElementById('status').textContent = `error: onnxruntime-web did not load (${e.message}): serve the page with scripts/serve-web.sh`;
+  document.body.dataset.state = 'error';
+  throw e;
+});
 if (params.has('threads')) ort.env.wasm.numThreads = Number(params.get('threads'));
 
 // The shipped exports and the test set each was trained on.
@@ -51,6 +55,7 @@ function fields(bytes, visit) {
     else if (wire === 2) {
       let len;
       [len, pos] = varint(bytes, pos);
+      if (pos + len > bytes.length) throw new Error('truncated ONNX file');
       visit(Math.floor(tag / 8), bytes.subarray(pos, pos + len));
       pos += len;
     } else throw new Error(`unsupported protobuf wire type ${wire}`);
@@ -572,7 +577,9 @@ async function init() {
   $('sample').addEventListener('click', action(() => runSampling($('samples'), {}, 'sampled')));
   $('complete').addEventListener('click', action(() => {
     if (!state.input) throw new Error('no input image');
-    return runSampling($('completions'), { given: state.input, rows: Number($('rows').value) }, 'completed');
+    const rows = Number($('rows').value);
+    if (!Number.isInteger(rows) || rows < 0 || rows > state.model.H) throw new Error(`rows: 0..${state.model.H}`);
+    return runSampling($('completions'), { given: state.input, rows }, 'completed');
   }));
   $('usetest').addEventListener('click', action(useTestImage));
   $('upload').addEventListener('change', action(useUpload));

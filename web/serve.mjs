@@ -42,7 +42,12 @@ const types = {
 
 // URL path -> file path, or null when it falls outside every served root
 function locate(urlPath) {
-  const parts = decodeURIComponent(urlPath).split('/').filter(Boolean);
+  let parts;
+  try {
+    parts = decodeURIComponent(urlPath).split('/').filter(Boolean);
+  } catch {
+    return null; // malformed %-escape
+  }
   let base = web;
   if (parts.length && Object.hasOwn(mounts, parts[0])) base = mounts[parts.shift()];
   else if (parts[0] === 'node_modules') return null;
@@ -71,7 +76,7 @@ const server = createServer((req, res) => {
   const type = types[extname(file)] ?? 'application/octet-stream';
   res.writeHead(200, { ...headers, 'Content-Type': type, 'Content-Length': statSync(file).size });
   if (req.method === 'HEAD') res.end();
-  else createReadStream(file).pipe(res);
+  else createReadStream(file).on('error', () => res.destroy()).pipe(res);
 });
 server.listen(port, host, () => {
   // the one line scripts read to find the page

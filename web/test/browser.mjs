@@ -192,10 +192,22 @@ try {
     }
   }
 
+  // The same test image as a PNG file through the upload control: the same model input.
+  await open('mnist-class');
+  await attempt('uploaded PNG == test image', async () => {
+    await fill({ testset: 'mnist', testindex: TEST_INDEX });
+    await click('usetest');
+    const want = await page.evaluate(() => Array.from(window.pixelcnn.input));
+    const before = await runs();
+    await page.setInputFiles('#upload', join(work, 'test0.png'));
+    await settle(before);
+    const got = await page.evaluate(() => Array.from(window.pixelcnn.input));
+    const same = got.filter((v, p) => v === want[p]).length;
+    check('uploaded PNG == test image', same === want.length && got.length === want.length, `${same}/${want.length} input pixels equal`);
+  });
   // A digit drawn with the mouse on the class-conditional model: the pad feeds the input
   // and the score is a distribution over the labels. Then the screenshot.
   await attempt('drawn digit is scored', async () => {
-    await open('mnist-class');
     await fill({ seed: 1, batch: 8, label: 7, testindex: TEST_INDEX, rows: ROWS });
     await click('sample');
     await click('usetest');
