@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
+use pixelcnn_models::fused::FusedOps;
 use pixelcnn_models::{bits_per_dim, nll_nats, Condition, Conditioning, PixelModel};
 
 fn write<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[usize], data: &[T]) -> anyhow::Result<()> {
@@ -13,7 +13,7 @@ fn write<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[usize], data: &[T]
 }
 
 /// Writes `n` deterministic pseudo-random inputs and the burn outputs for them.
-pub fn write_reference<B: Backend>(
+pub fn write_reference<B: FusedOps>(
     model: &PixelModel<B>,
     out: &Path,
     n: usize,

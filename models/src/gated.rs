@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::conditioning::{CondFeatures, CondProjection, RowCond};
 use crate::conv::Conv;
+use crate::fused::{gate_rows, FusedOps};
 use crate::head::Head;
 use crate::masks::{self, MaskKind};
 use crate::rows::{from_rows, to_rows, RowShape, TapIndex};
@@ -100,7 +101,10 @@ impl<B: Backend> GatedLayer<B> {
         h: Tensor<B, 2>,
         cond: &RowCond<B>,
         taps: &LayerTaps<B>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    ) -> (Tensor<B, 2>, Tensor<B, 2>)
+    where
+        B: FusedOps,
+    {
         let mut v_pre = self.v_conv.forward_rows(v, Some(&taps.vertical));
         if let Some(c) = &self.v_cond {
             v_pre = c.add_rows(v_pre, cond, taps.shape);
@@ -110,11 +114,11 @@ impl<B: Backend> GatedLayer<B> {
         if let Some(c) = &self.h_cond {
             h_pre = c.add_rows(h_pre, cond, taps.shape);
         }
-        let mut h_new = self.h_out.forward_rows(gate(h_pre), None);
+        let mut h_new = self.h_out.forward_rows(gate_rows(h_pre), None);
         if self.residual {
             h_new = h_new + h;
         }
-        (gate(v_pre), h_new)
+        (gate_rows(v_pre), h_new)
     }
 
     /// Rows above the current one that the vertical kernel reads (`n/2`).
@@ -264,7 +268,10 @@ impl<B: Backend> GatedPixelCnn<B> {
     }
 
     /// Normalised images `[B, C, H, W]` -> logits as rows `[B*H*W, C*256]`.
-    pub fn forward_rows(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 2> {
+    pub fn forward_rows(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
         let [batch, _, height, width] = x.dims();
         let shape = RowShape { batch, height, width };
         let device = x.device();
@@ -283,7 +290,10 @@ impl<B: Backend> GatedPixelCnn<B> {
     }
 
     /// Normalised images `[B, C, H, W]` -> logits `[B, C*256, H, W]`.
-    pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
+    pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4>
+    where
+        B: FusedOps,
+    {
         let [batch, _, height, width] = x.dims();
         from_rows(self.forward_rows(x, cond), RowShape { batch, height, width })
     }

@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod checkpoint;
 pub mod conditioning;
 pub mod conv;
+pub mod fused;
 pub mod gated;
 pub mod head;
 pub mod masks;

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::autoencoder::Encoder;
 use crate::baseline::PixelCnn;
 use crate::conditioning::{CondFeatures, Condition, SpatialMap};
+use crate::fused::{nll_rows, FusedOps};
 use crate::gated::GatedPixelCnn;
 use crate::spec::{Arch, Conditioning, ModelSpec, LEVELS};
 
@@ -69,7 +70,10 @@ impl<B: Backend> PixelModel<B> {
     /// For the auto-encoder, `Condition::None` encodes the images themselves (training,
     /// scoring); `Condition::Vector(h)` runs the decoder on a given bottleneck h
     /// (sampling, and the decoder's causality tests).
-    pub fn forward(&self, images: Tensor<B, 4>, cond: &Condition<B>) -> Tensor<B, 5> {
+    pub fn forward(&self, images: Tensor<B, 4>, cond: &Condition<B>) -> Tensor<B, 5>
+    where
+        B: FusedOps,
+    {
         let [b, c, h, w] = images.dims();
         let x = normalize(images);
         let features = self.features(&x, cond);
@@ -98,7 +102,10 @@ impl<B: Backend> PixelModel<B> {
 
     /// Negative log-likelihood in nats of each image `[B]` (the training loss), from
     /// images `[B, C, H, W]` (values 0..=255 as floats) and the same values as ints.
-    pub fn nll(&self, images: Tensor<B, 4>, targets: Tensor<B, 4, Int>, cond: &Condition<B>) -> Tensor<B, 1> {
+    pub fn nll(&self, images: Tensor<B, 4>, targets: Tensor<B, 4, Int>, cond: &Condition<B>) -> Tensor<B, 1>
+    where
+        B: FusedOps,
+    {
         match &self.gated {
             Some(g) => {
                 let [b, c, h, w] = images.dims();
@@ -107,9 +114,8 @@ impl<B: Backend> PixelModel<B> {
                 let logits = g.forward_rows(x, &features);
                 // rows are pixels in raster order, C*256 logits each: [B*H*W*C, 256]
                 let logits = logits.reshape([b * h * w * c, LEVELS]);
-                let t = targets.permute([0, 2, 3, 1]).reshape([b * h * w * c, 1]);
-                let picked = activation::log_softmax(logits, 1).gather(1, t);
-                picked.reshape([b, h * w * c]).sum_dim(1).reshape([b]).neg()
+                let t = targets.permute([0, 2, 3, 1]).reshape([b * h * w * c]);
+                nll_rows(logits, t).reshape([b, h * w * c]).sum_dim(1).reshape([b])
             }
             None => nll_nats(self.forward(images, cond), targets),
         }

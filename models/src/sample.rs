@@ -12,6 +12,7 @@ use burn::tensor::{Tensor, TensorData};
 use pixelcnn_core::rng::{check_temperature, sample_logits, DrawError, SplitMix64};
 
 use crate::conditioning::{CondFeatures, Condition};
+use crate::fused::FusedOps;
 use crate::gated::GatedPixelCnn;
 use crate::model::{PixelModel, NORM_SCALE};
 use crate::spec::LEVELS;
@@ -19,7 +20,7 @@ use crate::spec::LEVELS;
 /// Position of a sub-pixel: (row, column, colour).
 pub type SubPixel = (usize, usize, usize);
 
-impl<B: Backend> PixelModel<B> {
+impl<B: FusedOps> PixelModel<B> {
     /// Samples one image per entry of `seeds` (see [`pixelcnn_core::rng::image_seed`]),
     /// `[n, C, H, W]` values, conditioned on `cond` (batched to `n`; the auto-encoder
     /// takes its bottleneck as `Condition::Vector`).

@@ -91,7 +91,7 @@ pub fn inputs(spec: &ModelSpec, n: usize, seed: u64) -> Inputs {
 }
 
 /// burn logits `[n, C, H, W, 256]` flattened, and bits/dim per image, on the CPU backend.
-pub fn burn_outputs<B: burn::tensor::backend::Backend>(
+pub fn burn_outputs<B: pixelcnn_models::fused::FusedOps>(
     model: &pixelcnn_models::PixelModel<B>,
     x: &Inputs,
 ) -> (Vec<f32>, Vec<f32>) {

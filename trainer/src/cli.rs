@@ -7,6 +7,7 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use clap::{Args, Parser, Subcommand};
 use pixelcnn_models::backend::{BackendKind, Candle, Cpu, NdArray};
+use pixelcnn_models::fused::FusedOps;
 use pixelcnn_models::{checkpoint, Condition, Conditioning, PixelModel};
 
 use crate::config::TrainConfig;
@@ -230,7 +231,7 @@ pub fn load_run<B: Backend>(run: &Path, device: &B::Device) -> anyhow::Result<(T
     Ok((cfg, model))
 }
 
-fn run_eval<B: Backend>(a: EvalArgs) -> anyhow::Result<()> {
+fn run_eval<B: FusedOps>(a: EvalArgs) -> anyhow::Result<()> {
     let device = Default::default();
     anyhow::ensure!(a.batch_size > 0, "--batch-size must be positive");
     anyhow::ensure!(a.limit != Some(0), "--limit must be positive");
@@ -246,7 +247,7 @@ fn run_eval<B: Backend>(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_sample<B: Backend>(a: SampleArgs) -> anyhow::Result<()> {
+fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
     let device = Default::default();
     let (cfg, model) = load_run::<B>(&a.run, &device)?;
     let spec = model.spec.clone();

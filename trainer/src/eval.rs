@@ -1,6 +1,6 @@
 //! Scoring a model on a dataset: bits/dim = mean NLL in nats / (C*H*W ln 2).
 
-use burn::tensor::backend::Backend;
+use pixelcnn_models::fused::FusedOps;
 use pixelcnn_models::PixelModel;
 use serde::Serialize;
 
@@ -16,7 +16,7 @@ pub struct EvalResult {
 }
 
 /// Scores the first `limit` items (all when `None`), `batch` at a time.
-pub fn evaluate<B: Backend>(
+pub fn evaluate<B: FusedOps>(
     model: &PixelModel<B>,
     ds: &Dataset,
     limit: Option<usize>,

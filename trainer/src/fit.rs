@@ -21,6 +21,7 @@ use burn::tensor::ElementConversion;
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use pixelcnn_models::checkpoint::{self, CHECKPOINTS};
+use pixelcnn_models::fused::{FusedAutodiff, FusedOps};
 use pixelcnn_models::{Condition, Conditioning, PixelModel};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -128,7 +129,7 @@ pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
 /// copy of the parameters (same ids, shared storage) and its loss is its share of the
 /// batch mean, so the parts' gradients add up to the whole batch's. They are summed in part
 /// order, whatever order the threads finish in: the result depends on `workers` only.
-pub fn batch_gradients<B: AutodiffBackend>(
+pub fn batch_gradients<B: FusedAutodiff>(
     model: &PixelModel<B>,
     train: &Dataset,
     idx: &[usize],
@@ -220,7 +221,7 @@ impl<B: AutodiffBackend> ModuleMapper<B> for TrackGrads {
 }
 
 /// Trains per `cfg` into `opts.out` (a run directory).
-pub fn fit<B: AutodiffBackend>(cfg: &TrainConfig, opts: &FitOptions, device: &B::Device) -> anyhow::Result<FitSummary> {
+pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::Device) -> anyhow::Result<FitSummary> {
     let spec = &cfg.model;
     let train = cfg.load_split(true).context("loading the training split")?;
     let test = cfg.load_split(false).context("loading the test split")?;
@@ -501,7 +502,7 @@ fn truncate_metrics(out: &Path, state: &TrainState) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_samples<B: burn::tensor::backend::Backend>(
+fn write_samples<B: FusedOps>(
     model: &PixelModel<B>,
     test: &Dataset,
     n: usize,

@@ -6,10 +6,11 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use pixelcnn_core::rng::image_seed;
+use pixelcnn_models::fused::FusedOps;
 use pixelcnn_models::{Condition, PixelModel};
 
 /// Samples `n` images `[n, C, H, W]` with `cond` (batched to `n`), seed and temperature.
-pub fn sample<B: Backend>(
+pub fn sample<B: FusedOps>(
     model: &PixelModel<B>,
     n: usize,
     cond: &Condition<B>,

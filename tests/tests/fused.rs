@@ -1,0 +1,117 @@
+//! The fused gate and cross-entropy (`pixelcnn_models::fused`) against the composed
+//! burn expressions they replace: values and input gradients, on the flex CPU backend
+//! (its own one-pass kernels, f32) and on ndarray in f64 (the composed default kernels
+//! behind the fused op's hand-written backward). The whole-model check, every
+//! parameter's gradient in f64, is `row_layout.rs`.
+
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{activation, Int, Tensor, TensorData};
+use pixelcnn_models::fused::{gate_rows, nll_rows, FusedOps};
+use pixelcnn_models::gated::gate;
+
+/// Deterministic values spread over `[-scale, scale]`, with some large ones so tanh
+/// and sigmoid saturate.
+fn values(n: usize, scale: f64) -> Vec<f64> {
+    (0..n)
+        .map(|k| {
+            let u = ((k as u64).wrapping_mul(2_654_435_761) % 10_007) as f64 / 10_007.0;
+            let v = (2.0 * u - 1.0) * scale;
+            if k % 97 == 0 {
+                v * 8.0
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+fn float<B: Backend, const D: usize>(v: Vec<f64>, shape: [usize; D]) -> Tensor<B, D> {
+    Tensor::from_data(TensorData::new(v, shape).convert::<B::FloatElem>(), &Default::default())
+}
+
+fn flat<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
+    t.into_data().convert::<f64>().to_vec().unwrap()
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+/// Largest difference relative to the largest reference value: what f32 rounding and
+/// the kernels' approximations (a few 1e-7, see `fused::approx`) allow.
+fn rel_diff(a: &[f64], reference: &[f64]) -> f64 {
+    max_diff(a, reference) / reference.iter().map(|v| v.abs()).fold(1.0, f64::max)
+}
+
+/// Gate output and input gradient (for a fixed upstream gradient), fused and composed.
+fn gate_both<B: AutodiffBackend + FusedOps>(n: usize, p: usize) -> [(Vec<f64>, Vec<f64>); 2] {
+    let x = values(n * 2 * p, 3.0);
+    let up = float::<B, 2>(values(n * p, 1.0), [n, p]);
+    let run = |fused: bool| {
+        let x = float::<B, 2>(x.clone(), [n, 2 * p]).require_grad();
+        let y = if fused { gate_rows(x.clone()) } else { gate(x.clone()) };
+        let grads = (y.clone() * up.clone()).sum().backward();
+        (flat(y), flat(x.grad(&grads).unwrap()))
+    };
+    [run(true), run(false)]
+}
+
+/// Per-row cross-entropy and logits gradient, fused and composed (log-softmax, gather).
+fn nll_both<B: AutodiffBackend + FusedOps>(m: usize, k: usize) -> [(Vec<f64>, Vec<f64>); 2] {
+    let logits = values(m * k, 6.0);
+    let targets: Vec<i64> = (0..m).map(|i| ((i * 37 + 5) % k) as i64).collect();
+    let up = float::<B, 1>(values(m, 1.0), [m]);
+    let run = |fused: bool| {
+        let x = float::<B, 2>(logits.clone(), [m, k]).require_grad();
+        let t = Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [m]), &Default::default());
+        let nll = if fused {
+            nll_rows(x.clone(), t)
+        } else {
+            activation::log_softmax(x.clone(), 1)
+                .gather(1, t.reshape([m, 1]))
+                .reshape([m])
+                .neg()
+        };
+        let grads = (nll.clone() * up.clone()).sum().backward();
+        (flat(nll), flat(x.grad(&grads).unwrap()))
+    };
+    [run(true), run(false)]
+}
+
+#[test]
+fn flex_gate_kernels_match_the_composed_gate() {
+    // 1000 rows: several rayon tasks and a partial last one
+    let [(y, dx), (y_ref, dx_ref)] = gate_both::<Autodiff<Flex>>(1000, 32);
+    let (dy, dg) = (rel_diff(&y, &y_ref), rel_diff(&dx, &dx_ref));
+    assert!(dy < 1e-6, "gate output differs by {dy:e} (relative)");
+    assert!(dg < 1e-6, "gate gradient differs by {dg:e} (relative)");
+}
+
+#[test]
+fn flex_cross_entropy_kernels_match_log_softmax_and_gather() {
+    let [(nll, dx), (nll_ref, dx_ref)] = nll_both::<Autodiff<Flex>>(700, 256);
+    let (dn, dg) = (rel_diff(&nll, &nll_ref), rel_diff(&dx, &dx_ref));
+    assert!(dn < 1e-6, "cross-entropy differs by {dn:e} (relative)");
+    assert!(dg < 1e-6, "cross-entropy gradient differs by {dg:e} (relative)");
+}
+
+#[test]
+fn fused_backward_equals_autodiff_of_the_composed_form_in_f64() {
+    type B = Autodiff<burn::backend::NdArray<f64>>;
+    let [(y, dx), (y_ref, dx_ref)] = gate_both::<B>(50, 8);
+    assert!(max_diff(&y, &y_ref) < 1e-14 && max_diff(&dx, &dx_ref) < 1e-14);
+    let [(nll, dx), (nll_ref, dx_ref)] = nll_both::<B>(40, 256);
+    assert!(max_diff(&nll, &nll_ref) < 1e-12, "{:e}", max_diff(&nll, &nll_ref));
+    assert!(max_diff(&dx, &dx_ref) < 1e-14, "{:e}", max_diff(&dx, &dx_ref));
+}
+
+#[test]
+fn fused_ops_run_without_autodiff() {
+    // evaluation and sampling call the kernels directly (no graph node)
+    let x = float::<Flex, 2>(values(10 * 8, 2.0), [10, 8]);
+    let y = flat(gate_rows(x.clone()));
+    let y_ref = flat(gate(x));
+    assert!(rel_diff(&y, &y_ref) < 1e-6);
+}
