@@ -242,6 +242,28 @@ mod flex {
         Some(idx.into_iter().map(|v| v as usize).collect())
     }
 
+    /// `max + ln(sum(exp(x - max)))` of one row, with 16 independent accumulators so
+    /// the loops vectorise (a single f32 accumulator is one long dependency chain).
+    fn log_sum_exp(x: &[f32]) -> f32 {
+        const LANES: usize = 16;
+        let (chunks, rest) = (x.chunks_exact(LANES), x.chunks_exact(LANES).remainder());
+        let mut m = [f32::NEG_INFINITY; LANES];
+        for c in chunks.clone() {
+            for (m, &v) in m.iter_mut().zip(c) {
+                *m = m.max(v);
+            }
+        }
+        let max = m.iter().chain(rest).copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut acc = [0f32; LANES];
+        for c in chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += exp(v - max);
+            }
+        }
+        let sum: f32 = acc.iter().sum::<f32>() + rest.iter().map(|&v| exp(v - max)).sum::<f32>();
+        max + sum.ln()
+    }
+
     impl FusedOps for Flex {
         /// Saves `[tanh(a) | sigmoid(b)]` so the backward needs no transcendental.
         fn gate_rows_forward(x: FlexTensor) -> (FlexTensor, FlexTensor) {
@@ -259,11 +281,12 @@ mod flex {
                     for ((y, ts), x) in y.chunks_mut(p).zip(ts.chunks_mut(two_p)).zip(xs.chunks(two_p)) {
                         let (a, b) = x.split_at(p);
                         let (t_out, s_out) = ts.split_at_mut(p);
-                        for i in 0..p {
-                            let (t, s) = (tanh(a[i]), sigmoid(b[i]));
-                            t_out[i].write(t);
-                            s_out[i].write(s);
-                            y[i].write(t * s);
+                        let outs = y.iter_mut().zip(t_out.iter_mut()).zip(s_out.iter_mut());
+                        for (((y, t_out), s_out), (&a, &b)) in outs.zip(a.iter().zip(b)) {
+                            let (t, s) = (tanh(a), sigmoid(b));
+                            t_out.write(t);
+                            s_out.write(s);
+                            y.write(t * s);
                         }
                     }
                 });
@@ -288,9 +311,9 @@ mod flex {
                     for ((dx, ts), g) in dx.chunks_mut(two_p).zip(ts.chunks(two_p)).zip(g.chunks(p)) {
                         let (t, s) = ts.split_at(p);
                         let (da, db) = dx.split_at_mut(p);
-                        for i in 0..p {
-                            da[i].write(g[i] * s[i] * (1.0 - t[i] * t[i]));
-                            db[i].write(g[i] * t[i] * s[i] * (1.0 - s[i]));
+                        for (((da, db), &g), (&t, &s)) in da.iter_mut().zip(db).zip(g).zip(t.iter().zip(s)) {
+                            da.write(g * s * (1.0 - t * t));
+                            db.write(g * t * s * (1.0 - s));
                         }
                     }
                 });
@@ -316,9 +339,7 @@ mod flex {
                 .zip(t.par_chunks(ROWS_PER_TASK))
                 .for_each(|(((nll, lse), xs), t)| {
                     for (((nll, lse), x), &t) in nll.iter_mut().zip(lse.iter_mut()).zip(xs.chunks(k)).zip(t) {
-                        let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                        let sum: f32 = x.iter().map(|&v| exp(v - max)).sum();
-                        let l = max + sum.ln();
+                        let l = log_sum_exp(x);
                         lse.write(l);
                         nll.write(l - x[t]);
                     }
@@ -423,7 +444,7 @@ mod approx {
             p = p * r + c;
         }
         let er = p * r * r + r + 1.0;
-        er * f32::from_bits(((n as i32 + 127) as u32) << 23)
+        er * f32::from_bits(((n as i32).wrapping_add(127) as u32) << 23)
     }
 
     #[cfg(test)]
