@@ -234,12 +234,11 @@ mod flex {
     /// Targets as indices; `None` for a dtype the kernels do not read.
     fn targets(t: &FlexTensor) -> Option<Vec<usize>> {
         let t = t.to_contiguous();
-        let idx: Vec<i64> = match t.dtype() {
-            DType::I32 => t.as_slice::<i32>()?.iter().map(|&v| v as i64).collect(),
-            DType::I64 => t.as_slice::<i64>()?.to_vec(),
-            _ => return None,
-        };
-        Some(idx.into_iter().map(|v| v as usize).collect())
+        match t.dtype() {
+            DType::I32 => Some(t.as_slice::<i32>()?.iter().map(|&v| v as usize).collect()),
+            DType::I64 => Some(t.as_slice::<i64>()?.iter().map(|&v| v as usize).collect()),
+            _ => None,
+        }
     }
 
     /// `max + ln(sum(exp(x - max)))` of one row, with 16 independent accumulators so
