@@ -10,6 +10,7 @@ use burn::tensor::{activation, Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use crate::conv::{uniform, Conv};
+use crate::fused::FusedOps;
 use crate::rows::{add_per_image, to_rows, RowShape};
 use crate::spec::Conditioning;
 
@@ -127,7 +128,10 @@ impl<B: Backend> CondProjection<B> {
     }
 
     /// V^T h at pixel `(i, j)` (cached sampling's horizontal step): `[B, out]`.
-    pub fn at_pixel(&self, features: &CondFeatures<B>, i: usize, j: usize) -> Tensor<B, 2> {
+    pub fn at_pixel(&self, features: &CondFeatures<B>, i: usize, j: usize) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
         match (features, &self.dense, &self.map) {
             (CondFeatures::Dense(h), Some(w), _) => h.clone().matmul(w.val()),
             (CondFeatures::Map(s), _, Some(conv)) => {
@@ -140,7 +144,10 @@ impl<B: Backend> CondProjection<B> {
     }
 
     /// `x + V^T h` for row-layout pre-activations `x` `[B*H*W, out]`.
-    pub fn add_rows(&self, x: Tensor<B, 2>, features: &RowCond<B>, shape: RowShape) -> Tensor<B, 2> {
+    pub fn add_rows(&self, x: Tensor<B, 2>, features: &RowCond<B>, shape: RowShape) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
         match (features, &self.dense, &self.map) {
             (RowCond::Dense(h), Some(w), _) => add_per_image(x, h.clone().matmul(w.val()), shape),
             (RowCond::Map(s), _, Some(conv)) => x + conv.forward_rows(s.clone(), None),

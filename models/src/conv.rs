@@ -10,6 +10,7 @@ use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::fused::{bias_rows, FusedOps};
 use crate::rows::{RowShape, TapIndex};
 
 /// Zero padding `[top, left, bottom, right]`, as in ONNX `pads` order (begin, end).
@@ -116,14 +117,17 @@ impl<B: Backend> Conv<B> {
     /// The same convolution (stride 1) on rows `[N, in]` -> `[N, out]`, its taps read
     /// through `taps` (built from this conv's kernel size and padding). 1x1 convs take
     /// `None`: the rows themselves.
-    pub fn forward_rows(&self, x: Tensor<B, 2>, taps: Option<&TapIndex<B>>) -> Tensor<B, 2> {
+    pub fn forward_rows(&self, x: Tensor<B, 2>, taps: Option<&TapIndex<B>>) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
         let cols = match taps {
             Some(t) => t.gather(x),
             None => x,
         };
         let y = cols.matmul(self.matrix());
         match &self.bias {
-            Some(b) => y + b.val().unsqueeze::<2>(),
+            Some(b) => bias_rows(y, b.val()),
             None => y,
         }
     }

@@ -16,7 +16,7 @@
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{binary, unary, Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
@@ -39,6 +39,16 @@ pub trait FusedOps: Backend {
     /// sigmoid half.
     fn gate_rows_backward(saved: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         composed::gate_backward::<Self>(saved, grad)
+    }
+
+    /// Rows plus one bias per column: `[N, M] + [M]` (a convolution's bias on rows).
+    fn bias_rows(y: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        composed::bias_forward::<Self>(y, bias)
+    }
+
+    /// The bias's gradient from the output's `[N, M]`: its column sums, `[M]`.
+    fn column_sums(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        composed::column_sums::<Self>(grad)
     }
 
     /// Softmax cross-entropy of rows: logits `[M, K]`, targets `[M]` in `0..K` ->
@@ -87,6 +97,18 @@ mod composed {
         Tensor::cat(vec![da, db], 1).into_primitive().tensor()
     }
 
+    pub fn bias_forward<B: Backend>(y: FloatTensor<B>, bias: FloatTensor<B>) -> FloatTensor<B> {
+        (float::<B, 2>(y) + float::<B, 1>(bias).unsqueeze::<2>())
+            .into_primitive()
+            .tensor()
+    }
+
+    pub fn column_sums<B: Backend>(grad: FloatTensor<B>) -> FloatTensor<B> {
+        let g = float::<B, 2>(grad);
+        let m = g.dims()[1];
+        g.sum_dim(0).reshape([m]).into_primitive().tensor()
+    }
+
     pub fn nll_forward<B: Backend>(logits: FloatTensor<B>, targets: IntTensor<B>) -> (FloatTensor<B>, FloatTensor<B>) {
         let logp = activation::log_softmax(float::<B, 2>(logits), 1);
         let m = logp.dims()[0];
@@ -122,6 +144,14 @@ pub fn gate_rows<B: FusedOps>(x: Tensor<B, 2>) -> Tensor<B, 2> {
     float(B::gate_rows(x.into_primitive().tensor()))
 }
 
+/// [`FusedOps::bias_rows`] on tensors.
+pub fn bias_rows<B: FusedOps>(y: Tensor<B, 2>, bias: Tensor<B, 1>) -> Tensor<B, 2> {
+    float(B::bias_rows(
+        y.into_primitive().tensor(),
+        bias.into_primitive().tensor(),
+    ))
+}
+
 /// [`FusedOps::nll_rows`] on tensors.
 pub fn nll_rows<B: FusedOps>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {
     float(B::nll_rows(logits.into_primitive().tensor(), targets.into_primitive()))
@@ -148,6 +178,23 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(B::gate_rows(x.primitive)),
         }
+    }
+
+    fn bias_rows(y: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Bias;
+
+        impl<B: FusedOps> Backward<B, 2> for Bias {
+            type State = ();
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                binary::<B, _, _>(ops.parents, ops.node, grads, |grad| grad, B::column_sums);
+            }
+        }
+
+        Bias.prepare::<C>([y.node.clone(), bias.node.clone()])
+            .compute_bound()
+            .stateless(B::bias_rows(y.primitive, bias.primitive))
     }
 
     fn nll_rows(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
@@ -318,6 +365,68 @@ mod flex {
                 });
             // SAFETY: every row written above
             tensor(unsafe { assume_written(dx, n * two_p) }, [n, two_p])
+        }
+
+        /// In place when the rows hold the only reference to their buffer (the fresh
+        /// output of a matrix product), else into a new buffer.
+        fn bias_rows(y: FlexTensor, bias: FlexTensor) -> FlexTensor {
+            let shape = y.layout().shape();
+            let b = bias.to_contiguous();
+            let fits = y.dtype() == DType::F32
+                && b.dtype() == DType::F32
+                && shape.num_dims() == 2
+                && b.layout().shape().num_elements() == shape[1];
+            if !fits {
+                return composed::bias_forward::<Self>(y, bias);
+            }
+            let (n, m) = (shape[0], shape[1]);
+            let b = f32s(&b);
+            let add = |rows: &mut [f32]| {
+                for row in rows.chunks_mut(m) {
+                    for (v, &b) in row.iter_mut().zip(b) {
+                        *v += b;
+                    }
+                }
+            };
+            let mut y = {
+                let contiguous = y.to_contiguous();
+                drop(y); // so a fresh buffer is uniquely held
+                contiguous
+            };
+            if let Some(ys) = y.try_storage_mut::<f32>() {
+                ys.par_chunks_mut(m * ROWS_PER_TASK).for_each(add);
+                return y;
+            }
+            let mut out = f32s(&y).to_vec();
+            out.par_chunks_mut(m * ROWS_PER_TASK).for_each(add);
+            tensor(out, [n, m])
+        }
+
+        fn column_sums(grad: FlexTensor) -> FlexTensor {
+            let Some((g, _, m)) = f32_rows(&grad) else {
+                return composed::column_sums::<Self>(grad);
+            };
+            let sums = f32s(&g)
+                .par_chunks(m * ROWS_PER_TASK)
+                .map(|rows| {
+                    let mut acc = vec![0f32; m];
+                    for row in rows.chunks(m) {
+                        for (a, &v) in acc.iter_mut().zip(row) {
+                            *a += v;
+                        }
+                    }
+                    acc
+                })
+                .reduce(
+                    || vec![0f32; m],
+                    |mut a, b| {
+                        for (a, b) in a.iter_mut().zip(b) {
+                            *a += b;
+                        }
+                        a
+                    },
+                );
+            tensor(sums, [m])
         }
 
         /// Saves each row's log-sum-exp `[M]`.

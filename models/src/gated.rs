@@ -163,7 +163,10 @@ impl<B: Backend> GatedLayer<B> {
         link: Tensor<B, 2>,
         cond: &CondFeatures<B>,
         (row, col): (usize, usize),
-    ) -> Tensor<B, 2> {
+    ) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
         let [b, width] = window.dims();
         let cin = width / (self.horizontal_state_cols() + 1);
         let h = window.clone().narrow(1, width - cin, cin);
@@ -342,7 +345,10 @@ impl<B: Backend> GatedPixelCnn<B> {
         cache: &StepCache<B>,
         cond: &CondFeatures<B>,
         (row, col): (usize, usize),
-    ) -> (Tensor<B, 2>, Vec<Tensor<B, 2>>) {
+    ) -> (Tensor<B, 2>, Vec<Tensor<B, 2>>)
+    where
+        B: FusedOps,
+    {
         let [b, c, _] = x.dims();
         // layer 0 reads its columns straight from the row, zero-padded on the left
         let half0 = self.layers[0].horizontal_state_cols();

@@ -7,6 +7,7 @@ use burn::tensor::{activation, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use crate::conv::Conv;
+use crate::fused::FusedOps;
 use crate::masks::{self, MaskKind};
 use crate::spec::{ModelSpec, LEVELS};
 
@@ -45,7 +46,10 @@ impl<B: Backend> Head<B> {
     }
 
     /// [`Self::forward`] on rows `[N, p]` -> `[N, C*256]`.
-    pub fn forward_rows(&self, h: Tensor<B, 2>) -> Tensor<B, 2> {
+    pub fn forward_rows(&self, h: Tensor<B, 2>) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
         let x = self.hidden.forward_rows(activation::relu(h), None);
         self.out.forward_rows(activation::relu(x), None)
     }

@@ -1,4 +1,4 @@
-//! The fused gate and cross-entropy (`pixelcnn_models::fused`) against the composed
+//! The fused gate, bias and cross-entropy (`pixelcnn_models::fused`) against the composed
 //! burn expressions they replace: values and input gradients, on the flex CPU backend
 //! (its own one-pass kernels, f32) and on ndarray in f64 (the composed default kernels
 //! behind the fused op's hand-written backward). The whole-model check, every
@@ -7,7 +7,7 @@
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{activation, Int, Tensor, TensorData};
-use pixelcnn_models::fused::{gate_rows, nll_rows, FusedOps};
+use pixelcnn_models::fused::{bias_rows, gate_rows, nll_rows, FusedOps};
 use pixelcnn_models::gated::gate;
 
 /// Deterministic values spread over `[-scale, scale]`, with some large ones so tanh
@@ -80,6 +80,55 @@ fn nll_both<B: AutodiffBackend + FusedOps>(m: usize, k: usize) -> [(Vec<f64>, Ve
     [run(true), run(false)]
 }
 
+/// Rows plus bias (fused, or a broadcast add), and the gradients of rows and bias.
+fn bias_both<B: AutodiffBackend + FusedOps>(n: usize, m: usize) -> [[Vec<f64>; 3]; 2] {
+    let (y, b) = (values(n * m, 3.0), values(m, 1.0));
+    let up = float::<B, 2>(values(n * m, 1.0), [n, m]);
+    let run = |fused: bool| {
+        let y = float::<B, 2>(y.clone(), [n, m]).require_grad();
+        let b = float::<B, 1>(b.clone(), [m]).require_grad();
+        // `y * 1` is a fresh buffer, as a matrix product's output is: the in-place path
+        let fresh = y.clone() * 1.0;
+        let out = if fused {
+            bias_rows(fresh, b.clone())
+        } else {
+            fresh + b.clone().unsqueeze::<2>()
+        };
+        let grads = (out.clone() * up.clone()).sum().backward();
+        [flat(out), flat(y.grad(&grads).unwrap()), flat(b.grad(&grads).unwrap())]
+    };
+    [run(true), run(false)]
+}
+
+#[test]
+fn flex_bias_kernels_match_a_broadcast_add() {
+    // 1000 rows: several rayon tasks and a partial last one
+    let (n, m) = (1000, 24);
+    let [fused, composed] = bias_both::<Autodiff<Flex>>(n, m);
+    for (what, (a, b)) in ["output", "rows' gradient"].iter().zip(fused.iter().zip(&composed)) {
+        let d = rel_diff(a, b);
+        assert!(d < 1e-6, "bias {what} differs by {d:e} (relative)");
+    }
+    // the bias gradient is a sum over 1000 rows, in another order than burn's: both
+    // against the exact sum, within f32 summation error
+    let up = values(n * m, 1.0);
+    for col in 0..m {
+        let terms = (0..n).map(|r| up[r * m + col]);
+        let (exact, magnitude) = terms.fold((0.0, 0.0), |(s, a), v| (s + v, a + v.abs()));
+        for (what, got) in [("fused", fused[2][col]), ("composed", composed[2][col])] {
+            let err = (got - exact).abs();
+            assert!(err < 1e-6 * magnitude, "{what} bias gradient {col}: error {err:e}");
+        }
+    }
+    // a shared input is not overwritten: the kernel adds into a copy
+    let y = float::<Flex, 2>(values(6, 1.0), [3, 2]);
+    let b = float::<Flex, 1>(vec![1.0, 2.0], [2]);
+    let before = flat(y.clone());
+    let out = flat(bias_rows(y.clone(), b));
+    assert_eq!(flat(y), before);
+    assert!((out[1] - before[1] - 2.0).abs() < 1e-6);
+}
+
 #[test]
 fn flex_gate_kernels_match_the_composed_gate() {
     // 1000 rows: several rayon tasks and a partial last one
@@ -102,6 +151,8 @@ fn fused_backward_equals_autodiff_of_the_composed_form_in_f64() {
     type B = Autodiff<burn::backend::NdArray<f64>>;
     let [(y, dx), (y_ref, dx_ref)] = gate_both::<B>(50, 8);
     assert!(max_diff(&y, &y_ref) < 1e-14 && max_diff(&dx, &dx_ref) < 1e-14);
+    let [fused, composed] = bias_both::<B>(30, 5);
+    assert_eq!(fused, composed);
     let [(nll, dx), (nll_ref, dx_ref)] = nll_both::<B>(40, 256);
     assert!(max_diff(&nll, &nll_ref) < 1e-12, "{:e}", max_diff(&nll, &nll_ref));
     assert!(max_diff(&dx, &dx_ref) < 1e-14, "{:e}", max_diff(&dx, &dx_ref));
