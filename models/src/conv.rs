@@ -10,7 +10,7 @@ use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::fused::{bias_rows, FusedOps};
+use crate::fused::{bias_rows, matmul_rows, FusedOps};
 use crate::rows::{RowShape, TapIndex};
 
 /// Zero padding `[top, left, bottom, right]`, as in ONNX `pads` order (begin, end).
@@ -125,7 +125,7 @@ impl<B: Backend> Conv<B> {
             Some(t) => t.gather(x),
             None => x,
         };
-        let y = cols.matmul(self.matrix());
+        let y = matmul_rows(cols, self.matrix());
         match &self.bias {
             Some(b) => bias_rows(y, b.val()),
             None => y,

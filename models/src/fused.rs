@@ -51,6 +51,12 @@ pub trait FusedOps: Backend {
         composed::column_sums::<Self>(grad)
     }
 
+    /// Rows times a matrix: `x [N, K] @ w [K, M]` -> `[N, M]`; either may be a strided
+    /// view (a transpose in the backward pass).
+    fn matmul_rows(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_matmul(x, w)
+    }
+
     /// Softmax cross-entropy of rows: logits `[M, K]`, targets `[M]` in `0..K` ->
     /// `-log softmax(logits[m])[targets[m]]`, `[M]`, in nats.
     fn nll_rows(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
@@ -152,6 +158,11 @@ pub fn bias_rows<B: FusedOps>(y: Tensor<B, 2>, bias: Tensor<B, 1>) -> Tensor<B, 
     ))
 }
 
+/// [`FusedOps::matmul_rows`] on tensors.
+pub fn matmul_rows<B: FusedOps>(x: Tensor<B, 2>, w: Tensor<B, 2>) -> Tensor<B, 2> {
+    float(B::matmul_rows(x.into_primitive().tensor(), w.into_primitive().tensor()))
+}
+
 /// [`FusedOps::nll_rows`] on tensors.
 pub fn nll_rows<B: FusedOps>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {
     float(B::nll_rows(logits.into_primitive().tensor(), targets.into_primitive()))
@@ -197,6 +208,38 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             .stateless(B::bias_rows(y.primitive, bias.primitive))
     }
 
+    fn matmul_rows(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MatMul;
+
+        impl<B: FusedOps> Backward<B, 2> for MatMul {
+            type State = (FloatTensor<B>, FloatTensor<B>);
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let (x, w) = ops.state;
+                binary::<B, _, _>(
+                    ops.parents,
+                    ops.node,
+                    grads,
+                    |grad| B::matmul_rows(grad, B::float_swap_dims(w, 0, 1)),
+                    |grad| B::matmul_rows(B::float_swap_dims(x, 0, 1), grad),
+                );
+            }
+        }
+
+        match MatMul
+            .prepare::<C>([x.node.clone(), w.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::matmul_rows(x.primitive.clone(), w.primitive.clone());
+                prep.finish((x.primitive, w.primitive), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::matmul_rows(x.primitive, w.primitive)),
+        }
+    }
+
     fn nll_rows(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct Nll;
@@ -236,12 +279,17 @@ mod flex {
     use super::approx::{exp, sigmoid, tanh};
     use super::{composed, FusedOps};
     use burn::backend::flex::{Flex, FlexTensor, Layout};
+    use burn::tensor::ops::FloatTensorOps;
     use burn::tensor::{Bytes, DType, Shape};
     use rayon::prelude::*;
     use std::mem::MaybeUninit;
 
     /// Rows per rayon task: large enough that scheduling costs nothing.
     const ROWS_PER_TASK: usize = 256;
+
+    /// Multiply-adds above which a matrix product is split over the rayon pool (burn
+    /// flex's own threshold).
+    const PARALLEL_GEMM: usize = 192 * 192 * 192;
 
     fn f32_rows(t: &FlexTensor) -> Option<(FlexTensor, usize, usize)> {
         let shape = t.layout().shape();
@@ -365,6 +413,64 @@ mod flex {
                 });
             // SAFETY: every row written above
             tensor(unsafe { assume_written(dx, n * two_p) }, [n, two_p])
+        }
+
+        /// Straight into gemm, without zeroing the output first (gemm writes every value).
+        fn matmul_rows(x: FlexTensor, w: FlexTensor) -> FlexTensor {
+            let (xs, ws) = (x.layout().shape(), w.layout().shape());
+            let plain = x.dtype() == DType::F32
+                && w.dtype() == DType::F32
+                && xs.num_dims() == 2
+                && ws.num_dims() == 2
+                && xs[1] == ws[0]
+                && xs[1] > 0;
+            if !plain {
+                return Self::float_matmul(x, w);
+            }
+            let (m, k, n) = (xs[0], xs[1], ws[1]);
+            let (&[x_rs, x_cs], &[w_rs, w_cs]) = (x.layout().strides(), w.layout().strides()) else {
+                unreachable!("both are 2-D")
+            };
+            // SAFETY: the offsets and strides are the views' own, inside their buffers
+            let (x_ptr, w_ptr) = unsafe {
+                (
+                    x.storage::<f32>().as_ptr().add(x.layout().start_offset()),
+                    w.storage::<f32>().as_ptr().add(w.layout().start_offset()),
+                )
+            };
+            let parallelism = if m * n * k >= PARALLEL_GEMM {
+                gemm::Parallelism::Rayon(0)
+            } else {
+                gemm::Parallelism::None
+            };
+            let mut out = output(m * n);
+            // SAFETY: `out` has room for the `m x n` row-major result, which gemm writes
+            // completely (`read_dst` false: dst = 1 * lhs @ rhs, never read)
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    out.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    x_ptr,
+                    x_cs,
+                    x_rs,
+                    w_ptr,
+                    w_cs,
+                    w_rs,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
+            }
+            // SAFETY: written by gemm above
+            tensor(unsafe { assume_written(out, m * n) }, [m, n])
         }
 
         /// In place when the rows hold the only reference to their buffer (the fresh

@@ -1,4 +1,4 @@
-//! The fused gate, bias and cross-entropy (`pixelcnn_models::fused`) against the composed
+//! The fused gate, matrix product, bias and cross-entropy (`pixelcnn_models::fused`) against the composed
 //! burn expressions they replace: values and input gradients, on the flex CPU backend
 //! (its own one-pass kernels, f32) and on ndarray in f64 (the composed default kernels
 //! behind the fused op's hand-written backward). The whole-model check, every
@@ -7,7 +7,7 @@
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{activation, Int, Tensor, TensorData};
-use pixelcnn_models::fused::{bias_rows, gate_rows, nll_rows, FusedOps};
+use pixelcnn_models::fused::{bias_rows, gate_rows, matmul_rows, nll_rows, FusedOps};
 use pixelcnn_models::gated::gate;
 
 /// Deterministic values spread over `[-scale, scale]`, with some large ones so tanh
@@ -100,6 +100,40 @@ fn bias_both<B: AutodiffBackend + FusedOps>(n: usize, m: usize) -> [[Vec<f64>; 3
     [run(true), run(false)]
 }
 
+/// `x @ w` (fused, or burn's matmul) and both gradients; `w` is used transposed, a
+/// strided view, as the backward pass's operands are.
+fn matmul_both<B: AutodiffBackend + FusedOps>(n: usize, k: usize, m: usize) -> [[Vec<f64>; 3]; 2] {
+    let (x, w) = (values(n * k, 2.0), values(m * k, 1.0));
+    let up = float::<B, 2>(values(n * m, 1.0), [n, m]);
+    let run = |fused: bool| {
+        let x = float::<B, 2>(x.clone(), [n, k]).require_grad();
+        let w = float::<B, 2>(w.clone(), [m, k]).require_grad();
+        let y = if fused {
+            matmul_rows(x.clone(), w.clone().transpose())
+        } else {
+            x.clone().matmul(w.clone().transpose())
+        };
+        let grads = (y.clone() * up.clone()).sum().backward();
+        [flat(y), flat(x.grad(&grads).unwrap()), flat(w.grad(&grads).unwrap())]
+    };
+    [run(true), run(false)]
+}
+
+#[test]
+fn flex_matmul_kernel_matches_burns_matmul() {
+    // large enough to take gemm's parallel path, and a small one
+    for (n, k, m) in [(3000, 96, 64), (7, 5, 3)] {
+        let [fused, composed] = matmul_both::<Autodiff<Flex>>(n, k, m);
+        for (what, (a, b)) in ["product", "rows' gradient", "matrix gradient"]
+            .iter()
+            .zip(fused.iter().zip(&composed))
+        {
+            let d = rel_diff(a, b);
+            assert!(d < 1e-6, "{n}x{k}x{m}: {what} differs by {d:e} (relative)");
+        }
+    }
+}
+
 #[test]
 fn flex_bias_kernels_match_a_broadcast_add() {
     // 1000 rows: several rayon tasks and a partial last one
@@ -152,6 +186,8 @@ fn fused_backward_equals_autodiff_of_the_composed_form_in_f64() {
     let [(y, dx), (y_ref, dx_ref)] = gate_both::<B>(50, 8);
     assert!(max_diff(&y, &y_ref) < 1e-14 && max_diff(&dx, &dx_ref) < 1e-14);
     let [fused, composed] = bias_both::<B>(30, 5);
+    assert_eq!(fused, composed);
+    let [fused, composed] = matmul_both::<B>(30, 6, 4);
     assert_eq!(fused, composed);
     let [(nll, dx), (nll_ref, dx_ref)] = nll_both::<B>(40, 256);
     assert!(max_diff(&nll, &nll_ref) < 1e-12, "{:e}", max_diff(&nll, &nll_ref));
