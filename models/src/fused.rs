@@ -512,7 +512,9 @@ mod flex {
             let Some((g, _, m)) = f32_rows(&grad) else {
                 return composed::column_sums::<Self>(grad);
             };
-            let sums = f32s(&g)
+            // partial sums of fixed blocks of rows, added in block order: the same
+            // result whatever the threads' scheduling (rayon's `reduce` is not)
+            let partials: Vec<Vec<f32>> = f32s(&g)
                 .par_chunks(m * ROWS_PER_TASK)
                 .map(|rows| {
                     let mut acc = vec![0f32; m];
@@ -523,15 +525,13 @@ mod flex {
                     }
                     acc
                 })
-                .reduce(
-                    || vec![0f32; m],
-                    |mut a, b| {
-                        for (a, b) in a.iter_mut().zip(b) {
-                            *a += b;
-                        }
-                        a
-                    },
-                );
+                .collect();
+            let mut sums = vec![0f32; m];
+            for p in partials {
+                for (s, v) in sums.iter_mut().zip(p) {
+                    *s += v;
+                }
+            }
             tensor(sums, [m])
         }
 

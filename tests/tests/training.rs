@@ -436,7 +436,7 @@ fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
 fn gradient_clipping_scales_every_gradient_by_one_global_factor() {
     use burn::module::{Module, ModuleVisitor, Param};
     use burn::tensor::Tensor;
-    use pixelcnn_trainer::fit::{batch_gradients, clip_global_norm};
+    use pixelcnn_trainer::fit::{batch_gradients, clip_global_norm, Workers};
 
     /// Every parameter's gradient, flattened, in visit order.
     struct Collect<'a>(&'a burn::optim::GradientsParams, Vec<Vec<f32>>);
@@ -453,7 +453,8 @@ fn gradient_clipping_scales_every_gradient_by_one_global_factor() {
     let dev = Default::default();
     let model = pixelcnn_models::PixelModel::<B>::new(&cfg.model, 1, &dev);
     let train = cfg.load_split(true).unwrap();
-    let grads = || batch_gradients(&model, &train, &[0, 1, 2, 3], 1, &dev).1;
+    let one = Workers::new(1).unwrap();
+    let grads = || batch_gradients(&model, &train, &[0, 1, 2, 3], &one, &dev).1;
     let mut raw = grads();
     let norm = clip_global_norm(&model, &mut raw, f64::MAX); // measures, clips nothing
     let mut before = Collect(&raw, vec![]);
@@ -492,4 +493,54 @@ fn gradient_clipping_scales_every_gradient_by_one_global_factor() {
     let mut same = Collect(&free, vec![]);
     model.visit(&mut same);
     assert_eq!(same.1, before.1);
+}
+
+/// Several threads training at once, some splitting their batches over two workers, with
+/// kernels large enough to run in parallel: every one finishes (no thread waits on a
+/// pool whose threads wait on its autodiff graph lock), and each gets the losses a lone
+/// run with as many workers gets.
+#[test]
+fn concurrent_trainings_with_split_batches_finish_and_agree() {
+    use pixelcnn_trainer::datasets::Dataset;
+    use pixelcnn_trainer::fit::{batch_gradients, Workers};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    fn losses(cfg: &TrainConfig, train: &Dataset, workers: usize) -> Vec<f64> {
+        let dev = Default::default();
+        let model = pixelcnn_models::PixelModel::<B>::new(&cfg.model, 1, &dev);
+        let workers = Workers::new(workers).unwrap();
+        let idx: Vec<usize> = (0..16).collect();
+        (0..8)
+            .map(|_| batch_gradients(&model, train, &idx, &workers, &dev).0)
+            .collect()
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 16, 28);
+    let text = format!(
+        "model: {{arch: gated, channels: 1, height: 28, width: 28, layers: 2, hidden: 32, first_kernel: 5, head_hidden: 32}}
+data: {{format: idx, path: {}}}
+batch_size: 16
+seed: 3",
+        data.display()
+    );
+    let cfg = Arc::new(TrainConfig::from_yaml(Path::new("test.yaml"), &text).unwrap());
+    let train = Arc::new(cfg.load_split(true).unwrap());
+    // one worker runs on the caller's thread with the global pool, two on their own
+    let counts = [1, 2, 1, 2, 1, 2];
+    let alone = [losses(&cfg, &train, 1), losses(&cfg, &train, 2)];
+    let (tx, rx) = mpsc::channel();
+    for n in counts {
+        let (tx, cfg, train) = (tx.clone(), cfg.clone(), train.clone());
+        // detached: a stalled thread fails the test below instead of hanging it
+        std::thread::spawn(move || tx.send((n, losses(&cfg, &train, n))).unwrap());
+    }
+    for _ in counts {
+        let (n, got) = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("concurrent trainings stalled (deadlock)");
+        assert_eq!(got, alone[n - 1], "{n} worker(s)");
+    }
 }

@@ -124,21 +124,55 @@ pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
     order
 }
 
-/// The batch's loss (mean bits/dim) and its gradients, the batch split into `workers`
-/// contiguous parts computed on as many threads. Each part runs its own autodiff graph on a
-/// copy of the parameters (same ids, shared storage) and its loss is its share of the
-/// batch mean, so the parts' gradients add up to the whole batch's. They are summed in part
-/// order, whatever order the threads finish in: the result depends on `workers` only.
+/// The threads a batch is split across: one single-threaded rayon pool per part. A part's
+/// parallel kernels run on its own pool's thread, so `n` parts keep `n` cores busy
+/// without adding threads to them, and a part never waits on another part's thread (a
+/// part holds burn's autodiff graph lock while its backward kernels run, and the graph
+/// cleanup after a backward pass takes every graph's lock: parts run as tasks of one
+/// shared pool deadlock). With one worker the batch runs on the caller's thread and the
+/// global pool.
+pub struct Workers(Vec<rayon::ThreadPool>);
+
+impl Workers {
+    pub fn new(count: usize) -> anyhow::Result<Self> {
+        let pools = if count <= 1 {
+            Vec::new()
+        } else {
+            (0..count)
+                .map(|i| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(1)
+                        .thread_name(move |_| format!("train-worker-{i}"))
+                        .build()
+                })
+                .collect::<Result<_, _>>()
+                .context("starting the training worker threads")?
+        };
+        Ok(Self(pools))
+    }
+
+    /// Parts a batch is split into.
+    pub fn count(&self) -> usize {
+        self.0.len().max(1)
+    }
+}
+
+/// The batch's loss (mean bits/dim) and its gradients, the batch split into
+/// `workers.count()` contiguous parts computed on as many threads. Each part runs its own
+/// autodiff graph on a copy of the parameters (same ids, shared storage) and its loss is
+/// its share of the batch mean, so the parts' gradients add up to the whole batch's. They
+/// are summed in part order, whatever order the threads finish in: the result depends on
+/// the worker count only.
 pub fn batch_gradients<B: FusedAutodiff>(
     model: &PixelModel<B>,
     train: &Dataset,
     idx: &[usize],
-    workers: usize,
+    workers: &Workers,
     device: &B::Device,
 ) -> (f64, GradientsParams) {
     let spec = &model.spec;
     let scale = idx.len() as f64 * spec.dims() as f64 * std::f64::consts::LN_2;
-    let part = idx.len().div_ceil(workers.clamp(1, idx.len().max(1)));
+    let part = idx.len().div_ceil(workers.count().clamp(1, idx.len().max(1)));
     let run = |chunk: &[usize], m: &PixelModel<B>| {
         let batch = make_batch::<B>(spec, train, chunk, device);
         let loss = m.nll(batch.images, batch.targets, &batch.cond).sum().div_scalar(scale);
@@ -153,9 +187,10 @@ pub fn batch_gradients<B: FusedAutodiff>(
     let results: Vec<(f64, GradientsParams)> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .iter()
-            .map(|chunk| {
+            .zip(&workers.0)
+            .map(|(chunk, pool)| {
                 let m = PixelModel::<B>::from_inner(inner.clone()).map(&mut TrackGrads);
-                s.spawn(move || run(chunk, &m))
+                s.spawn(move || pool.install(|| run(chunk, &m)))
             })
             .collect();
         handles
@@ -306,6 +341,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
     let mut last_test = None;
     let mut last_ckpt = None;
 
+    let workers = Workers::new(state.workers)?;
     let mut stopped = false;
     while state.epoch < cfg.epochs && state.step < max_steps {
         let order = epoch_order(cfg.seed, state.epoch, train.len());
@@ -317,7 +353,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             let t0 = Instant::now();
             let lo = state.batch_in_epoch * cfg.batch_size;
             let idx = &order[lo..(lo + cfg.batch_size).min(train.len())];
-            let (value, mut grads) = batch_gradients(&model, &train, idx, state.workers, device);
+            let (value, mut grads) = batch_gradients(&model, &train, idx, &workers, device);
             if let Some(max_norm) = cfg.optimizer.grad_clip {
                 clip_global_norm(&model, &mut grads, max_norm as f64);
             }
