@@ -55,7 +55,72 @@ pub fn all_variants() -> Vec<(String, ModelSpec)> {
             tiny_spec(Arch::Autoencoder, channels, Conditioning::None),
         ));
     }
+    out.extend(shape_variants());
     out
+}
+
+/// Geometries the tiny specs above do not reach: kernel 5 after layer 0 (the horizontal
+/// state holds two columns, the vertical two rows), a single layer (layer 0's type-A
+/// masks alone, no residual), and non-square images (rows and columns cannot be
+/// swapped unnoticed), across families and conditionings.
+pub fn shape_variants() -> Vec<(String, ModelSpec)> {
+    let with = |name: &str, mut spec: ModelSpec, edit: &dyn Fn(&mut ModelSpec)| {
+        edit(&mut spec);
+        (name.to_string(), spec)
+    };
+    vec![
+        with(
+            "Gated-c3-class-kernel5",
+            tiny_spec(Arch::Gated, 3, Conditioning::Class { classes: 3 }),
+            &|s| {
+                s.first_kernel = 7;
+                s.kernel = 5;
+            },
+        ),
+        with(
+            "Gated-c1-none-1layer",
+            tiny_spec(Arch::Gated, 1, Conditioning::None),
+            &|s| {
+                s.layers = 1;
+            },
+        ),
+        with(
+            "Gated-c3-spatial-8x12",
+            tiny_spec(
+                Arch::Gated,
+                3,
+                Conditioning::Spatial {
+                    dim: 5,
+                    map_channels: 4,
+                },
+            ),
+            &|s| {
+                s.height = 8;
+                s.width = 12;
+            },
+        ),
+        with(
+            "Gated-c1-vector-9x5-kernel5",
+            tiny_spec(Arch::Gated, 1, Conditioning::Vector { dim: 3 }),
+            &|s| {
+                (s.height, s.width, s.kernel) = (9, 5, 5);
+            },
+        ),
+        with(
+            "Pixelcnn-c3-none-7x5-kernel5",
+            tiny_spec(Arch::Pixelcnn, 3, Conditioning::None),
+            &|s| {
+                (s.height, s.width, s.kernel) = (7, 5, 5);
+            },
+        ),
+        with(
+            "Autoencoder-c1-12x8",
+            tiny_spec(Arch::Autoencoder, 1, Conditioning::None),
+            &|s| {
+                (s.height, s.width) = (12, 8);
+            },
+        ),
+    ]
 }
 
 /// Deterministic pseudo-random test inputs for a spec: images `[n, C, H, W]`, labels
