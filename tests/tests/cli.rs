@@ -133,6 +133,35 @@ fn sample_cli_completion_interpolation_and_reconstruction() {
     );
     let img = image::open(&out).unwrap();
     assert_eq!((img.width(), img.height()), (4 * 9 + 1, 2 * 9 + 1), "2 rows x 4 steps");
+    // from a vector to itself, a row's columns have the same conditioning and seed: the
+    // same image four times; the second row has its own seed
+    let same = tmp.path().join("same.png");
+    run(
+        &vec,
+        &[
+            "--n",
+            "8",
+            "--steps",
+            "4",
+            "--interpolate",
+            a.to_str().unwrap(),
+            a.to_str().unwrap(),
+        ],
+        &same,
+    );
+    let grid = image::open(&same).unwrap().to_luma8();
+    let tile = |r: u32, k: u32| -> Vec<u8> {
+        (0..8)
+            .flat_map(|i| (0..8).map(move |j| (i, j)))
+            .map(|(i, j)| grid.get_pixel(1 + k * 9 + j, 1 + r * 9 + i)[0])
+            .collect()
+    };
+    for r in 0..2 {
+        for k in 1..4 {
+            assert_eq!(tile(r, k), tile(r, 0), "row {r}: column {k} has another seed");
+        }
+    }
+    assert_ne!(tile(0, 0), tile(1, 0), "both rows drew from one seed");
     // auto-encoder: encode an image, sample conditioned on it
     let ae = tmp.path().join("ae");
     let spec = pixelcnn_tests::tiny_spec(Arch::Autoencoder, 1, Conditioning::None);
