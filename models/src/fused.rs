@@ -1,17 +1,18 @@
-//! Fused operations with their own backward pass, for the two places where training
-//! spends its time outside matrix products: the gate `tanh(a) * sigmoid(b)` and the
-//! 256-way softmax cross-entropy of the head.
+//! Fused operations with their own backward pass, for where training spends its time
+//! outside the matrix products' arithmetic: the gate `tanh(a) * sigmoid(b)`, the 256-way
+//! softmax cross-entropy of the head, and the row convolution's matrix product and bias.
 //!
 //! Composed from burn's primitives these are chains of elementwise passes, each with
 //! its own allocation and autodiff node (log-softmax alone is max, sub, exp, sum, log,
-//! sub and a gather, each with a backward). [`FusedOps`] gives each of them one forward
-//! kernel and one backward kernel: a backend implements the pair (`*_forward` returns
-//! the output and what its backward needs), [`Autodiff`] wraps it as one graph node.
-//! Every backend has the composed form as its default, so CUDA, candle and ndarray run
-//! exactly the formulation they ran before; the flex CPU backend overrides the kernels
-//! with one pass each over contiguous f32 rows, split over the rayon pool.
-//! `tests/tests/fused.rs` checks both against the composed form and its autodiff
-//! gradients.
+//! sub and a gather, each with a backward; burn's matmul zero-fills its output first, its
+//! broadcast bias add goes element by element). [`FusedOps`] gives each of them one
+//! forward kernel and one backward kernel: a backend implements the pair (`*_forward`
+//! returns the output and what its backward needs), [`Autodiff`] wraps it as one graph
+//! node. Every backend has the composed form as its default, so CUDA, candle and ndarray
+//! run exactly the formulation they ran before; the flex CPU backend overrides the kernels
+//! with one pass each over contiguous f32 rows, split over the rayon pool, and the matrix
+//! product with a direct gemm call into an unzeroed buffer. `tests/tests/fused.rs` checks
+//! both against the composed form and its autodiff gradients.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;

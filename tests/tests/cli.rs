@@ -117,38 +117,19 @@ fn sample_cli_completion_interpolation_and_reconstruction() {
     let (a, b) = (tmp.path().join("a.npy"), tmp.path().join("b.npy"));
     pixelcnn_core::npy::write_matrix(&a, &[0.0; 5], 1, 5).unwrap();
     pixelcnn_core::npy::write_matrix(&b, &[1.0; 5], 1, 5).unwrap();
+    // 2 grid rows of 4 steps from `from` to `to`
+    let interpolate = |from: &Path, to: &Path, out: &Path| {
+        let (from, to) = (from.to_str().unwrap(), to.to_str().unwrap());
+        run(&vec, &["--n", "8", "--steps", "4", "--interpolate", from, to], out);
+    };
     let out = tmp.path().join("i.png");
-    run(
-        &vec,
-        &[
-            "--n",
-            "8",
-            "--steps",
-            "4",
-            "--interpolate",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-        ],
-        &out,
-    );
+    interpolate(&a, &b, &out);
     let img = image::open(&out).unwrap();
     assert_eq!((img.width(), img.height()), (4 * 9 + 1, 2 * 9 + 1), "2 rows x 4 steps");
     // from a vector to itself, a row's columns have the same conditioning and seed: the
     // same image four times; the second row has its own seed
     let same = tmp.path().join("same.png");
-    run(
-        &vec,
-        &[
-            "--n",
-            "8",
-            "--steps",
-            "4",
-            "--interpolate",
-            a.to_str().unwrap(),
-            a.to_str().unwrap(),
-        ],
-        &same,
-    );
+    interpolate(&a, &a, &same);
     let grid = image::open(&same).unwrap().to_luma8();
     let tile = |r: u32, k: u32| -> Vec<u8> {
         (0..8)
