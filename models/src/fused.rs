@@ -429,9 +429,8 @@ mod flex {
                 return Self::float_matmul(x, w);
             }
             let (m, k, n) = (xs[0], xs[1], ws[1]);
-            let (&[x_rs, x_cs], &[w_rs, w_cs]) = (x.layout().strides(), w.layout().strides()) else {
-                unreachable!("both are 2-D")
-            };
+            let (xst, wst) = (x.layout().strides(), w.layout().strides());
+            let ((x_rs, x_cs), (w_rs, w_cs)) = ((xst[0], xst[1]), (wst[0], wst[1]));
             // SAFETY: the offsets and strides are the views' own, inside their buffers
             let (x_ptr, w_ptr) = unsafe {
                 (
