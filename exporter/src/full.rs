@@ -12,6 +12,7 @@ use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
 
 use crate::builder::{Attr, Dim, Elem, GraphBuilder};
 use crate::layers::{self, CondValue};
+use pixelcnn_core::contract::names;
 
 pub const BATCH: &str = "batch";
 
@@ -19,9 +20,9 @@ pub const BATCH: &str = "batch";
 pub fn cond_inputs(g: &mut GraphBuilder, cond: &Conditioning) -> CondValue {
     match cond {
         Conditioning::None => CondValue::None,
-        Conditioning::Class { .. } => CondValue::Class(g.input("label", Elem::I64, &[Dim::Sym(BATCH)])),
+        Conditioning::Class { .. } => CondValue::Class(g.input(names::LABEL, Elem::I64, &[Dim::Sym(BATCH)])),
         Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
-            CondValue::Dense(g.input("cond", Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(*dim)]))
+            CondValue::Dense(g.input(names::COND, Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(*dim)]))
         }
     }
 }
@@ -96,7 +97,7 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     let (c, h, w) = (s.channels, s.height, s.width);
     let mut g = GraphBuilder::new("pixelcnn");
     let dims = [Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(h), Dim::Fixed(w)];
-    let image = g.input("image", Elem::U8, &dims);
+    let image = g.input(names::IMAGE, Elem::U8, &dims);
     // the auto-encoder takes only the image: its condition is its own encoding
     let given = if model.encoder.is_some() {
         CondValue::None
@@ -127,7 +128,7 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     let bpd = g.node("Mul", &[&total, &k], vec![]);
     let mut ldims = dims.to_vec();
     ldims.push(Dim::Fixed(LEVELS));
-    g.output("logits", &logits, Elem::F32, &ldims);
+    g.output(names::LOGITS, &logits, Elem::F32, &ldims);
     g.output("bits_per_dim", &bpd, Elem::F32, &[Dim::Sym(BATCH)]);
     g
 }
@@ -139,7 +140,7 @@ pub fn encoder_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> 
     let m = s.encoder.as_ref().map(|e| e.bottleneck)?;
     let mut g = GraphBuilder::new("pixelcnn_encoder");
     let image = g.input(
-        "image",
+        names::IMAGE,
         Elem::U8,
         &[
             Dim::Sym(BATCH),
@@ -150,6 +151,6 @@ pub fn encoder_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> 
     );
     let x = layers::normalize(&mut g, &image);
     let h = layers::encoder(&mut g, enc, &x);
-    g.output("cond", &h, Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(m)]);
+    g.output(names::COND, &h, Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(m)]);
     Some(g)
 }

@@ -29,6 +29,7 @@ use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
 use crate::builder::{Attr, Dim, Elem, GraphBuilder};
 use crate::full::BATCH;
 use crate::layers::{self, values, CondValue};
+use pixelcnn_core::contract::names;
 
 /// How to drive the step graphs; stored in the contract and the generated README.
 pub const SAMPLING_DOC: &str = "Cached sampling (all state tensors and v_ctx start as zeros, shapes in the step graphs' inputs): for each row i: reset every past_h.* to zeros; for each column j and colour c: run step_pixel(row, col=j, v_ctx, past_h.*, [label|cond], [row_index=i]), draw sub-pixel c from logits[:, c] and write it into row[:, c, j]; after the last colour of pixel j, keep its present_h.* as the next past_h.*. After the row, run step_row(row, past_v.*, [label|cond], [row_index=i]) and carry present_v.* -> past_v.* and v_ctx to the next row; then zero `row`. `row_index` exists only for spatial conditioning.";
@@ -46,7 +47,7 @@ fn step_cond<B: Backend>(g: &mut GraphBuilder, model: &PixelModel<B>) -> (CondVa
     if !needs_row_index(&cond) {
         return (given, None);
     }
-    let row_index = g.input("row_index", Elem::I64, &[]);
+    let row_index = g.input(names::ROW_INDEX, Elem::I64, &[]);
     let CondValue::Dense(h) = given else {
         unreachable!("spatial conditioning takes a vector")
     };
@@ -65,7 +66,7 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let s = &model.spec;
     let (c, w, p, l) = (s.channels, s.width, s.hidden, s.layers);
     let mut g = GraphBuilder::new("pixelcnn_step_row");
-    let row = g.input("row", Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)]);
+    let row = g.input(names::ROW, Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)]);
     let past: Vec<String> = (0..l)
         .map(|k| {
             let dims = [
@@ -74,7 +75,7 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
                 Dim::Fixed(s.vertical_state_rows(k)),
                 Dim::Fixed(w),
             ];
-            g.input(&format!("past_v.{k}"), Elem::F32, &dims)
+            g.input(&names::past_v(k), Elem::F32, &dims)
         })
         .collect();
     let (cond, map_row) = step_cond(&mut g, model);
@@ -88,7 +89,7 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
         let window = g.node("Concat", &[&past[k], &v_in], vec![("axis", Attr::Int(2))]);
         let present = layers::slice(&mut g, &window, 2, 1, half as i64 + 1);
         g.output(
-            &format!("present_v.{k}"),
+            &names::present_v(k),
             &present,
             Elem::F32,
             &[
@@ -117,7 +118,7 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let cat = g.node("Reshape", &[&cat, &shape], vec![]);
     let ctx = g.node("Transpose", &[&cat], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
     let dims = [Dim::Sym(BATCH), Dim::Fixed(w), Dim::Fixed(l * 2 * p)];
-    g.output("v_ctx", &ctx, Elem::F32, &dims);
+    g.output(names::V_CTX, &ctx, Elem::F32, &dims);
     Some(g)
 }
 
@@ -179,10 +180,10 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let s = &model.spec;
     let (c, w, p, l) = (s.channels, s.width, s.hidden, s.layers);
     let mut g = GraphBuilder::new("pixelcnn_step_pixel");
-    let row = g.input("row", Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)]);
-    let col = g.input("col", Elem::I64, &[]);
+    let row = g.input(names::ROW, Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)]);
+    let col = g.input(names::COL, Elem::I64, &[]);
     let v_ctx = g.input(
-        "v_ctx",
+        names::V_CTX,
         Elem::F32,
         &[Dim::Sym(BATCH), Dim::Fixed(w), Dim::Fixed(l * 2 * p)],
     );
@@ -190,7 +191,7 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
         .map(|k| {
             (k > 0).then(|| {
                 let dims = [Dim::Sym(BATCH), Dim::Fixed(s.horizontal_state_cols(k) * p)];
-                g.input(&format!("past_h.{k}"), Elem::F32, &dims)
+                g.input(&names::past_h(k), Elem::F32, &dims)
             })
         })
         .collect();
@@ -226,7 +227,7 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
             window = g.node("Concat", &[past_k, &h_in], vec![("axis", Attr::Int(1))]);
             let present = layers::slice(&mut g, &window, 1, p as i64, ((half + 1) * p) as i64);
             g.output(
-                &format!("present_h.{k}"),
+                &names::present_h(k),
                 &present,
                 Elem::F32,
                 &[Dim::Sym(BATCH), Dim::Fixed(half * p)],
@@ -252,7 +253,7 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let shape = g.ints("shape", &[0, c as i64, LEVELS as i64]);
     let logits = g.node("Reshape", &[&x, &shape], vec![]);
     g.output(
-        "logits",
+        names::LOGITS,
         &logits,
         Elem::F32,
         &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(LEVELS)],

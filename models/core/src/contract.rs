@@ -85,3 +85,47 @@ impl Contract {
         Ok(c)
     }
 }
+
+/// The tensor names of the ONNX interface (`docs/onnx-interface.md`), generated in this one
+/// place for the exporter and every runtime.
+pub mod names {
+    /// `model.onnx` / encoder input: images `[batch, C, H, W]` uint8.
+    pub const IMAGE: &str = "image";
+    /// Per-sub-pixel log-probabilities over the 256 levels.
+    pub const LOGITS: &str = "logits";
+    /// Class conditioning `[batch]` int64.
+    pub const LABEL: &str = "label";
+    /// Vector (or spatial, or auto-encoder code) conditioning `[batch, dim]` float32.
+    pub const COND: &str = "cond";
+    /// Step graphs: the current row `[batch, C, W]` uint8.
+    pub const ROW: &str = "row";
+    /// `step_pixel`: the column being drawn (int64 scalar).
+    pub const COL: &str = "col";
+    /// Spatial conditioning: the row being drawn (int64 scalar).
+    pub const ROW_INDEX: &str = "row_index";
+    /// The vertical stack's context for the current row, `step_row` -> `step_pixel`.
+    pub const V_CTX: &str = "v_ctx";
+
+    /// Vertical-stack state of layer `l`, fed to `step_row`.
+    pub fn past_v(l: usize) -> String {
+        format!("past_v.{l}")
+    }
+    /// Vertical-stack state of layer `l` after a row, from `step_row`.
+    pub fn present_v(l: usize) -> String {
+        format!("present_v.{l}")
+    }
+    /// Horizontal-stack state of layer `l` (l >= 1), fed to `step_pixel`.
+    pub fn past_h(l: usize) -> String {
+        format!("past_h.{l}")
+    }
+    /// Horizontal-stack state of layer `l` after a pixel, from `step_pixel`.
+    pub fn present_h(l: usize) -> String {
+        format!("present_h.{l}")
+    }
+
+    /// A cached-sampling state: produced by one step graph call and consumed by the next,
+    /// so an engine may keep it where it computes (device memory) instead of the host.
+    pub fn is_state(name: &str) -> bool {
+        name == V_CTX || name.starts_with("past_") || name.starts_with("present_")
+    }
+}
