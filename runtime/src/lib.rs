@@ -1,7 +1,6 @@
 //! Runs exported PixelCNN ONNX graphs (ONNX Runtime through `ort`, and `tract`) behind
 //! one `Sampler` trait; host-side seeded sampling; PNG grids.
 
-pub mod bound;
 pub mod cli;
 pub mod codec;
 pub mod codec_cli;
@@ -10,5 +9,5 @@ pub mod export;
 pub mod gpu;
 pub mod sampler;
 
-pub use engine::{EngineKind, Graph, Input};
+pub use engine::{EngineKind, Graph, Input, Value};
 pub use export::Export;

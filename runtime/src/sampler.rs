@@ -5,10 +5,10 @@
 //! seed gives the same image on every engine and in both modes.
 
 use ndarray::{ArrayD, IxDyn};
-use pixelcnn_core::contract::GraphContract;
+use pixelcnn_core::contract::{names, GraphContract};
 use pixelcnn_core::{Conditioning, ModelSpec, LEVELS};
 
-use crate::engine::{EngineKind, Graph, Input};
+use crate::engine::{EngineKind, Graph, Input, Value};
 use crate::export::Export;
 use pixelcnn_core::rng::{sample_logits, SplitMix64};
 
@@ -46,9 +46,6 @@ pub trait Sampler {
 pub enum Mode {
     Cached,
     Naive,
-    /// Cached, on ONNX Runtime with IoBinding (states stay on the device). `cached` on
-    /// a GPU backend uses this automatically.
-    Bound,
 }
 
 impl std::str::FromStr for Mode {
@@ -57,8 +54,7 @@ impl std::str::FromStr for Mode {
         match s {
             "cached" => Ok(Self::Cached),
             "naive" => Ok(Self::Naive),
-            "bound" => Ok(Self::Bound),
-            o => Err(format!("unknown mode `{o}`: expected cached, naive or bound")),
+            o => Err(format!("unknown mode `{o}`: expected cached or naive")),
         }
     }
 }
@@ -66,8 +62,6 @@ impl std::str::FromStr for Mode {
 /// Builds a sampler for `batch` images per call.
 pub fn open(export: &Export, engine: &EngineKind, mode: Mode, batch: usize) -> anyhow::Result<Box<dyn Sampler>> {
     Ok(match mode {
-        Mode::Bound => Box::new(crate::bound::BoundCachedSampler::new(export, engine, batch)?),
-        Mode::Cached if engine.is_gpu() => Box::new(crate::bound::BoundCachedSampler::new(export, engine, batch)?),
         Mode::Cached => Box::new(CachedSampler::new(export, engine, batch)?),
         Mode::Naive => Box::new(NaiveSampler::new(export, engine, batch)?),
     })
@@ -209,17 +203,25 @@ impl Sampler for NaiveSampler {
 /// `[n, C, 256]`: sampling, or teacher forcing in tests.
 pub type Chooser<'a> = dyn FnMut(usize, usize, usize, &[f32]) -> anyhow::Result<Vec<u8>> + 'a;
 
-/// Cached sampling with the step graphs.
+/// Cached sampling with the step graphs, on any engine: the states (`past_*`/`present_*`,
+/// `v_ctx`) pass between calls as engine values (device memory under a GPU provider);
+/// only the row goes in and the logits come out through the host.
 pub struct CachedSampler {
     spec: ModelSpec,
     row: Graph,
     pixel: Graph,
-    /// Output indices: step_pixel `logits` and `present_h.{l}`; step_row `v_ctx` and
-    /// `present_v.{l}`.
+    /// Output indices: step_pixel `logits` and `present_h.{l}` (l >= 1); step_row `v_ctx`
+    /// and `present_v.{l}`.
     logits: usize,
-    present_h: Vec<(usize, usize)>,
+    present_h: Vec<usize>,
     v_ctx: usize,
     present_v: Vec<usize>,
+}
+
+/// The input names of one step graph call, in a fixed order.
+struct StepNames {
+    past_h: Vec<String>,
+    past_v: Vec<String>,
 }
 
 impl CachedSampler {
@@ -232,13 +234,13 @@ impl CachedSampler {
         let row = load(export, "step_row", engine, batch)?;
         let pixel = load(export, "step_pixel", engine, batch)?;
         let s = &export.spec;
-        let logits = pixel.output_index("logits")?;
+        let logits = pixel.output_index(names::LOGITS)?;
         let present_h = (1..s.layers)
-            .map(|l| Ok((l, pixel.output_index(&format!("present_h.{l}"))?)))
+            .map(|l| pixel.output_index(&names::present_h(l)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let v_ctx = row.output_index("v_ctx")?;
+        let v_ctx = row.output_index(names::V_CTX)?;
         let present_v = (0..s.layers)
-            .map(|l| row.output_index(&format!("present_v.{l}")))
+            .map(|l| row.output_index(&names::present_v(l)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             spec: s.clone(),
@@ -249,16 +251,6 @@ impl CachedSampler {
             v_ctx,
             present_v,
         })
-    }
-
-    fn zeros(&self, graph: &Graph, name: &str) -> ArrayD<f32> {
-        let spec = graph
-            .contract
-            .inputs
-            .iter()
-            .find(|t| t.name == name)
-            .expect("state input");
-        ArrayD::zeros(IxDyn(&spec.concrete_shape(graph.batch)))
     }
 
     /// Runs the loop. `choose(i, j, c, logits [n, C, 256]) -> values [n]` decides each
@@ -275,23 +267,49 @@ impl CachedSampler {
         let n = self.row.batch;
         let s = self.spec.clone();
         let (c, h, w) = (s.channels, s.height, s.width);
+        anyhow::ensure!(
+            start == 0 || given.is_some_and(|g| g.len() == n * s.dims()),
+            "completion needs {n} given images of {} values",
+            s.dims()
+        );
         let conds = cond_arrays(&s, cond, n)?;
+        // conditioning enters once per call of `drive`, as values both graphs take
+        let mut cond_values: Vec<(&str, Value)> = Vec::new();
+        if let Some(l) = &conds.label {
+            cond_values.push((names::LABEL, self.row.upload(names::LABEL, &Input::I64(l.view()))?));
+        }
+        if let Some(v) = &conds.cond {
+            cond_values.push((names::COND, self.row.upload(names::COND, &Input::F32(v.view()))?));
+        }
+        let step = StepNames {
+            past_h: (1..s.layers).map(names::past_h).collect(),
+            past_v: (0..s.layers).map(names::past_v).collect(),
+        };
+        let mut past_v: Vec<Value> = step
+            .past_v
+            .iter()
+            .map(|name| self.row.zeros(name))
+            .collect::<anyhow::Result<_>>()?;
+        let mut v_ctx = self.pixel.zeros(names::V_CTX)?;
+        let spatial = self.pixel.has_input(names::ROW_INDEX);
         let mut images = vec![0u8; n * c * h * w];
-        let mut past_v: Vec<ArrayD<f32>> = (0..s.layers)
-            .map(|l| self.zeros(&self.row, &format!("past_v.{l}")))
-            .collect();
-        let mut v_ctx = self.zeros(&self.pixel, "v_ctx");
-        let h_zero: Vec<ArrayD<f32>> = (1..s.layers)
-            .map(|l| self.zeros(&self.pixel, &format!("past_h.{l}")))
-            .collect();
-        let h_names: Vec<String> = (1..s.layers).map(|l| format!("past_h.{l}")).collect();
-        let v_names: Vec<String> = (0..s.layers).map(|l| format!("past_v.{l}")).collect();
         let mut row = ArrayD::<u8>::zeros(IxDyn(&[n, c, w]));
         for i in 0..h {
             row.fill(0);
-            let row_index = ndarray::arr0(i as i64).into_dyn();
+            let row_index = if spatial {
+                Some(
+                    self.pixel
+                        .upload(names::ROW_INDEX, &Input::I64(ndarray::arr0(i as i64).into_dyn().view()))?,
+                )
+            } else {
+                None
+            };
+            let mut extra: Vec<(&str, &Value)> = cond_values.iter().map(|(k, v)| (*k, v)).collect();
+            if let Some(r) = &row_index {
+                extra.push((names::ROW_INDEX, r));
+            }
             if i < start {
-                let g = given.expect("prefix rows");
+                let g = given.unwrap_or_default();
                 for b in 0..n {
                     for ch in 0..c {
                         for j in 0..w {
@@ -300,29 +318,27 @@ impl CachedSampler {
                     }
                 }
             } else {
-                let mut past_h = h_zero.clone();
+                let mut past_h: Vec<Value> = step
+                    .past_h
+                    .iter()
+                    .map(|name| self.pixel.zeros(name))
+                    .collect::<anyhow::Result<_>>()?;
                 for j in 0..w {
-                    let col = ndarray::arr0(j as i64).into_dyn();
+                    let col = self
+                        .pixel
+                        .upload(names::COL, &Input::I64(ndarray::arr0(j as i64).into_dyn().view()))?;
                     for ch in 0..c {
-                        let mut inputs = vec![
-                            ("row", Input::U8(row.view())),
-                            ("col", Input::I64(col.view())),
-                            ("v_ctx", Input::F32(v_ctx.view())),
-                        ];
-                        for (name, a) in h_names.iter().zip(&past_h) {
-                            inputs.push((name.as_str(), Input::F32(a.view())));
-                        }
-                        push_cond(&mut inputs, &conds, &self.pixel, &row_index);
-                        let mut out = self.pixel.run(&inputs)?;
-                        let logits = out[self.logits].as_slice().expect("contiguous");
-                        let values = choose(i, j, ch, logits)?;
+                        let row_value = self.pixel.upload(names::ROW, &Input::U8(row.view()))?;
+                        let mut inputs = vec![(names::ROW, &row_value), (names::COL, &col), (names::V_CTX, &v_ctx)];
+                        inputs.extend(step.past_h.iter().map(String::as_str).zip(&past_h));
+                        inputs.extend(extra.iter().copied());
+                        let out = self.pixel.run_values(&inputs)?;
+                        let values = choose(i, j, ch, out[self.logits].host_f32()?)?;
                         for (b, v) in values.into_iter().enumerate() {
                             row[[b, ch, j]] = v;
                         }
                         if ch == c - 1 {
-                            for (k, (_, idx)) in self.present_h.iter().enumerate() {
-                                past_h[k] = std::mem::take(&mut out[*idx]);
-                            }
+                            past_h = take(out, &self.present_h);
                         }
                     }
                     progress(i * w + j + 1, h * w);
@@ -330,20 +346,29 @@ impl CachedSampler {
             }
             store_row(&mut images, &row, i, h);
             if i + 1 < h {
-                let mut inputs = vec![("row", Input::U8(row.view()))];
-                for (name, a) in v_names.iter().zip(&past_v) {
-                    inputs.push((name.as_str(), Input::F32(a.view())));
-                }
-                push_cond(&mut inputs, &conds, &self.row, &row_index);
-                let mut out = self.row.run(&inputs)?;
-                v_ctx = std::mem::take(&mut out[self.v_ctx]);
-                for (l, idx) in self.present_v.iter().enumerate() {
-                    past_v[l] = std::mem::take(&mut out[*idx]);
-                }
+                let row_value = self.row.upload(names::ROW, &Input::U8(row.view()))?;
+                let mut inputs = vec![(names::ROW, &row_value)];
+                inputs.extend(step.past_v.iter().map(String::as_str).zip(&past_v));
+                inputs.extend(extra.iter().copied());
+                let out = self.row.run_values(&inputs)?;
+                let mut wanted = vec![self.v_ctx];
+                wanted.extend(&self.present_v);
+                let mut taken = take(out, &wanted).into_iter();
+                v_ctx = taken.next().ok_or_else(|| anyhow::anyhow!("step_row: no v_ctx"))?;
+                past_v = taken.collect();
             }
         }
         Ok(images)
     }
+}
+
+/// The outputs at `indices`, in that order.
+fn take(out: Vec<Value>, indices: &[usize]) -> Vec<Value> {
+    let mut slots: Vec<Option<Value>> = out.into_iter().map(Some).collect();
+    indices
+        .iter()
+        .filter_map(|&k| slots.get_mut(k).and_then(Option::take))
+        .collect()
 }
 
 /// Copies a finished row `[n, C, W]` into row `i` of images `[n, C, H, W]`.
@@ -356,23 +381,6 @@ pub(crate) fn store_row(images: &mut [u8], row: &ArrayD<u8>, i: usize, h: usize)
                 images[at + j] = row[[b, ch, j]];
             }
         }
-    }
-}
-
-fn push_cond<'a>(
-    inputs: &mut Vec<(&'a str, Input<'a>)>,
-    conds: &'a CondArrays,
-    graph: &Graph,
-    row_index: &'a ArrayD<i64>,
-) {
-    if let Some(l) = &conds.label {
-        inputs.push(("label", Input::I64(l.view())));
-    }
-    if let Some(v) = &conds.cond {
-        inputs.push(("cond", Input::F32(v.view())));
-    }
-    if graph.contract.inputs.iter().any(|t| t.name == "row_index") {
-        inputs.push(("row_index", Input::I64(row_index.view())));
     }
 }
 

@@ -9,8 +9,8 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use ndarray::{ArrayD, ArrayViewD};
-use pixelcnn_core::contract::GraphContract;
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use pixelcnn_core::contract::{GraphContract, TensorSpec};
 
 /// A borrowed input tensor.
 #[derive(Debug, Clone)]
@@ -37,9 +37,64 @@ impl Input<'_> {
     }
 }
 
-/// Runs one ONNX graph. Inputs and outputs are in the order of the graph's contract.
+/// A tensor where its engine keeps it: an ONNX Runtime value (host memory, or device memory
+/// under a GPU provider) or a tract value. Step-graph states pass from one call to the next
+/// as `Value`s and never visit the host; outputs the caller reads (logits) are placed in
+/// host memory by the engine.
+pub enum Value {
+    Ort(::ort::value::DynTensor),
+    Tract(tract_onnx::prelude::TValue),
+}
+
+impl Value {
+    /// The float32 data of a value in host memory, without a copy.
+    pub fn host_f32(&self) -> anyhow::Result<&[f32]> {
+        match self {
+            Value::Ort(v) => {
+                anyhow::ensure!(
+                    v.memory_info().is_cpu_accessible(),
+                    "an ONNX Runtime value in device memory was read as a host array"
+                );
+                Ok(v.try_extract_tensor::<f32>()
+                    .map_err(|e| anyhow::anyhow!("ONNX Runtime output: {e}"))?
+                    .1)
+            }
+            Value::Tract(v) => v
+                .to_plain_array_view::<f32>()
+                .map_err(|e| anyhow::anyhow!("tract output: {e:#}"))?
+                .to_slice()
+                .ok_or_else(|| anyhow::anyhow!("tract output is not contiguous")),
+        }
+    }
+
+    /// A float32 value as a host array (copied from device memory where it lives there).
+    pub fn to_host(&self) -> anyhow::Result<ArrayD<f32>> {
+        match self {
+            Value::Ort(v) if !v.memory_info().is_cpu_accessible() => {
+                let t = v
+                    .to(::ort::memory::AllocationDevice::CPU, 0)
+                    .map_err(|e| anyhow::anyhow!("ONNX Runtime device-to-host copy: {e}"))?;
+                Value::Ort(t).to_host()
+            }
+            Value::Ort(v) => Ok(v
+                .try_extract_array::<f32>()
+                .map_err(|e| anyhow::anyhow!("ONNX Runtime output: {e}"))?
+                .to_owned()),
+            Value::Tract(v) => Ok(v
+                .to_plain_array_view::<f32>()
+                .map_err(|e| anyhow::anyhow!("tract output: {e:#}"))?
+                .to_owned()),
+        }
+    }
+}
+
+/// Runs one ONNX graph on values it owns. Inputs and outputs are in the order of the
+/// graph's contract.
 pub trait Engine: Send {
-    fn run(&mut self, inputs: &[Input<'_>]) -> anyhow::Result<Vec<ArrayD<f32>>>;
+    /// A host tensor as a value this engine can take as input.
+    fn upload(&self, input: &Input<'_>) -> anyhow::Result<Value>;
+    /// Runs the graph; state outputs stay where the engine computed them.
+    fn run(&mut self, inputs: &[&Value]) -> anyhow::Result<Vec<Value>>;
 }
 
 /// Which engine to run graphs on.
@@ -105,7 +160,9 @@ impl fmt::Display for EngineKind {
     }
 }
 
-/// A loaded graph with its contract; `batch` fixes the dynamic axis.
+/// A loaded graph with its contract; `batch` fixes the dynamic axis. Every value that
+/// enters from the host is checked against the contract (name, dtype, shape) first, so a
+/// bad call is a clear error instead of a crash deep in an engine.
 pub struct Graph {
     pub contract: GraphContract,
     pub batch: usize,
@@ -126,44 +183,77 @@ impl Graph {
         })
     }
 
-    /// Runs the graph with named inputs; checks them against the contract first.
-    pub fn run(&mut self, inputs: &[(&str, Input<'_>)]) -> anyhow::Result<Vec<ArrayD<f32>>> {
-        let file = &self.contract.file;
-        for (name, _) in inputs {
-            anyhow::ensure!(
-                self.contract.inputs.iter().any(|t| t.name == *name),
-                "{file}: unexpected input `{name}` (inputs are {:?})",
+    fn input_spec(&self, name: &str) -> anyhow::Result<&TensorSpec> {
+        self.contract.inputs.iter().find(|t| t.name == name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: unexpected input `{name}` (inputs are {:?})",
+                self.contract.file,
                 self.contract.inputs.iter().map(|t| &t.name).collect::<Vec<_>>()
-            );
+            )
+        })
+    }
+
+    /// Whether the graph takes an input of this name.
+    pub fn has_input(&self, name: &str) -> bool {
+        self.contract.inputs.iter().any(|t| t.name == name)
+    }
+
+    /// A host tensor for input `name`, checked against the contract.
+    pub fn upload(&self, name: &str, value: &Input<'_>) -> anyhow::Result<Value> {
+        let file = &self.contract.file;
+        let spec = self.input_spec(name)?;
+        anyhow::ensure!(
+            value.dtype() == spec.dtype,
+            "{file}: input `{name}` must be {}, got {}",
+            spec.dtype,
+            value.dtype()
+        );
+        let want = spec.concrete_shape(self.batch);
+        anyhow::ensure!(
+            value.shape() == want.as_slice(),
+            "{file}: input `{name}` must have shape {want:?} (batch {}), got {:?}",
+            self.batch,
+            value.shape()
+        );
+        self.engine.upload(value)
+    }
+
+    /// Zeros for float32 input `name` (a state's start value).
+    pub fn zeros(&self, name: &str) -> anyhow::Result<Value> {
+        let a = ArrayD::<f32>::zeros(IxDyn(&self.input_spec(name)?.concrete_shape(self.batch)));
+        self.upload(name, &Input::F32(a.view()))
+    }
+
+    /// Runs the graph on named values (from [`Graph::upload`], [`Graph::zeros`] or an
+    /// earlier run's outputs); outputs in the contract's order.
+    pub fn run_values(&mut self, inputs: &[(&str, &Value)]) -> anyhow::Result<Vec<Value>> {
+        for (name, _) in inputs {
+            self.input_spec(name)?;
         }
         let mut ordered = Vec::with_capacity(self.contract.inputs.len());
         for spec in &self.contract.inputs {
             let (_, value) = inputs.iter().find(|(n, _)| *n == spec.name).ok_or_else(|| {
                 anyhow::anyhow!(
-                    "{file}: missing input `{}` ({} {:?})",
+                    "{}: missing input `{}` ({} {:?})",
+                    self.contract.file,
                     spec.name,
                     spec.dtype,
                     spec.concrete_shape(self.batch)
                 )
             })?;
-            anyhow::ensure!(
-                value.dtype() == spec.dtype,
-                "{file}: input `{}` must be {}, got {}",
-                spec.name,
-                spec.dtype,
-                value.dtype()
-            );
-            let want = spec.concrete_shape(self.batch);
-            anyhow::ensure!(
-                value.shape() == want.as_slice(),
-                "{file}: input `{}` must have shape {want:?} (batch {}), got {:?}",
-                spec.name,
-                self.batch,
-                value.shape()
-            );
-            ordered.push(value.clone());
+            ordered.push(*value);
         }
         self.engine.run(&ordered)
+    }
+
+    /// Runs the graph on host tensors and returns host arrays.
+    pub fn run(&mut self, inputs: &[(&str, Input<'_>)]) -> anyhow::Result<Vec<ArrayD<f32>>> {
+        let values = inputs
+            .iter()
+            .map(|(name, v)| Ok((*name, self.upload(name, v)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let named: Vec<(&str, &Value)> = values.iter().map(|(n, v)| (*n, v)).collect();
+        self.run_values(&named)?.iter().map(Value::to_host).collect()
     }
 
     /// Index of an output by name.

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::Context;
-use ndarray::ArrayD;
 use ort::environment::Environment;
-use ort::session::{Session, SessionInputValue};
-use ort::value::TensorRef;
-use pixelcnn_core::contract::GraphContract;
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+use ort::session::{IoBinding, Session};
+use ort::value::{DynTensorValueType, Tensor};
+use pixelcnn_core::contract::{names, GraphContract};
 
-use super::{Engine, EngineKind, Input};
+use super::{Engine, EngineKind, Input, Value};
 
 pub const ORT_VERSION: &str = "1.31.1";
 
@@ -74,14 +74,25 @@ pub fn environment(kind: &EngineKind) -> anyhow::Result<&'static Environment> {
     env.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// One session with an IoBinding: inputs are bound as given (host or device values), state
+/// outputs (`present_*`, `v_ctx`) are bound to where the execution provider computes (GPU
+/// memory under CUDA/TensorRT) and the other outputs (logits) to host memory (pinned on a
+/// GPU), so a cached sampling loop moves only the row and the logits across the bus.
 pub struct OrtEngine {
     session: Session,
+    binding: IoBinding,
     inputs: Vec<String>,
     outputs: Vec<String>,
 }
 
+fn err(what: &str) -> impl FnOnce(ort::Error) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("ONNX Runtime ({what}): {e}")
+}
+
 impl OrtEngine {
     pub fn load(kind: &EngineKind, path: &Path, contract: &GraphContract) -> anyhow::Result<Self> {
+        // the environment first: it loads the ONNX Runtime library (or says why it cannot
+        // be loaded); any other ort call before that would panic inside ort
         let env = environment(kind)?;
         let mut builder = Session::builder(env).context("ONNX Runtime session builder")?;
         builder = crate::gpu::register_providers(builder, kind)?;
@@ -94,8 +105,31 @@ impl OrtEngine {
         let session = builder
             .commit_from_file(path)
             .map_err(|e| anyhow::anyhow!("ONNX Runtime: loading {}: {e}", path.display()))?;
+        let (device, host) = if kind.is_gpu() {
+            (
+                MemoryInfo::new(AllocationDevice::CUDA, 0, AllocatorType::Device, MemoryType::Default)
+                    .map_err(err("memory"))?,
+                MemoryInfo::new(
+                    AllocationDevice::CUDA_PINNED,
+                    0,
+                    AllocatorType::Device,
+                    MemoryType::CPUOutput,
+                )
+                .map_err(err("memory"))?,
+            )
+        } else {
+            (MemoryInfo::default(), MemoryInfo::default())
+        };
+        let mut binding = session.create_binding().map_err(err("binding"))?;
+        for t in &contract.outputs {
+            let at = if names::is_state(&t.name) { &device } else { &host };
+            binding
+                .bind_output_to_device(t.name.as_str(), at)
+                .map_err(err("binding"))?;
+        }
         Ok(Self {
             session,
+            binding,
             inputs: contract.inputs.iter().map(|t| t.name.clone()).collect(),
             outputs: contract.outputs.iter().map(|t| t.name.clone()).collect(),
         })
@@ -103,27 +137,34 @@ impl OrtEngine {
 }
 
 impl Engine for OrtEngine {
-    fn run(&mut self, inputs: &[Input<'_>]) -> anyhow::Result<Vec<ArrayD<f32>>> {
-        let mut values: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
-        for (name, input) in self.inputs.iter().zip(inputs) {
-            let v: SessionInputValue<'_> = match input {
-                Input::U8(a) => TensorRef::from_array_view(a.view())?.into(),
-                Input::I64(a) => TensorRef::from_array_view(a.view())?.into(),
-                Input::F32(a) => TensorRef::from_array_view(a.view())?.into(),
-            };
-            values.push((name.as_str().into(), v));
+    fn upload(&self, input: &Input<'_>) -> anyhow::Result<Value> {
+        let v = match input {
+            Input::U8(a) => Tensor::from_array(a.to_owned()).map(|t| t.upcast()),
+            Input::I64(a) => Tensor::from_array(a.to_owned()).map(|t| t.upcast()),
+            Input::F32(a) => Tensor::from_array(a.to_owned()).map(|t| t.upcast()),
         }
-        let outs = self
-            .session
-            .run(values)
-            .map_err(|e| anyhow::anyhow!("ONNX Runtime run: {e}"))?;
+        .map_err(err("input"))?;
+        Ok(Value::Ort(v))
+    }
+
+    fn run(&mut self, inputs: &[&Value]) -> anyhow::Result<Vec<Value>> {
+        for (name, v) in self.inputs.iter().zip(inputs) {
+            let Value::Ort(v) = v else {
+                anyhow::bail!("input `{name}` is not an ONNX Runtime value")
+            };
+            self.binding.bind_input(name.as_str(), v).map_err(err("bind"))?;
+        }
+        let mut outs = self.session.run_binding(&self.binding).map_err(err("run"))?;
+        // ONNX Runtime reuses bound output buffers on the next run: hand out copies (on
+        // the same device)
         self.outputs
             .iter()
-            .map(|n| {
-                let a = outs[n.as_str()]
-                    .try_extract_array::<f32>()
-                    .map_err(|e| anyhow::anyhow!("output {n}: {e}"))?;
-                Ok(a.to_owned())
+            .map(|name| {
+                let v = outs
+                    .remove(name.as_str())
+                    .ok_or_else(|| anyhow::anyhow!("ONNX Runtime: missing output {name}"))?;
+                let t = v.downcast::<DynTensorValueType>().map_err(err("output"))?;
+                Ok(Value::Ort(t.clone()))
             })
             .collect()
     }

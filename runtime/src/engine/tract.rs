@@ -5,11 +5,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use ndarray::ArrayD;
 use pixelcnn_core::contract::GraphContract;
 use tract_onnx::prelude::*;
 
-use super::{Engine, Input};
+use super::{Engine, Input, Value};
 
 pub struct TractEngine {
     state: TypedSimpleState,
@@ -47,25 +46,27 @@ impl TractEngine {
 }
 
 impl Engine for TractEngine {
-    fn run(&mut self, inputs: &[Input<'_>]) -> anyhow::Result<Vec<ArrayD<f32>>> {
-        let values: TVec<TValue> = inputs
+    fn upload(&self, input: &Input<'_>) -> anyhow::Result<Value> {
+        Ok(Value::Tract(match input {
+            Input::U8(a) => a.to_owned().into_tensor().into_tvalue(),
+            Input::I64(a) => a.to_owned().into_tensor().into_tvalue(),
+            Input::F32(a) => a.to_owned().into_tensor().into_tvalue(),
+        }))
+    }
+
+    fn run(&mut self, inputs: &[&Value]) -> anyhow::Result<Vec<Value>> {
+        // tract values are shared, not copied: a state passes from one call to the next as is
+        let values = inputs
             .iter()
-            .map(|i| match i {
-                Input::U8(a) => a.to_owned().into_tensor().into_tvalue(),
-                Input::I64(a) => a.to_owned().into_tensor().into_tvalue(),
-                Input::F32(a) => a.to_owned().into_tensor().into_tvalue(),
+            .map(|v| match v {
+                Value::Tract(t) => Ok(t.clone()),
+                Value::Ort(_) => anyhow::bail!("an ONNX Runtime value was given to tract"),
             })
-            .collect();
+            .collect::<anyhow::Result<TVec<TValue>>>()?;
         let outs = self
             .state
             .run(values)
             .map_err(|e| anyhow::anyhow!("tract run: {e:#}"))?;
-        outs.into_iter()
-            .map(|t| {
-                let t = t.into_tensor();
-                t.into_plain_array::<f32>()
-                    .map_err(|e| anyhow::anyhow!("tract output: {e:#}"))
-            })
-            .collect()
+        Ok(outs.into_iter().map(Value::Tract).collect())
     }
 }
