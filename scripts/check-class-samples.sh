@@ -13,7 +13,7 @@ scripts/fetch-data.sh >/dev/null 2>&1 || scripts/fetch-data.sh
 [ -f data/digit-classifier.npz ] || "$py" scripts/digit_classifier.py train >/dev/null
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 for k in 0 1 2 3 4 5 6 7 8 9; do
-  "$bin"/sample --model "$model" --backend ort --n "$n" --label "$k" --seed $((k + 1)) --out "$tmp/$k.npy" >/dev/null
+  "$bin"/sample --model "$model" --backend ort --n "$n" --label "$k" --seed $((k + 1)) --temperature "${TEMP:-1}" --out "$tmp/$k.npy" >/dev/null
 done
 "$py" - "$tmp" "$n" "$grid" <<'PY'
 import sys, numpy as np
