@@ -6,12 +6,11 @@
 //! [batch], the NLL of `image` itself in bits per sub-pixel.
 
 use burn::tensor::backend::Backend;
-use pixelcnn_models::baseline::PixelCnn;
-use pixelcnn_models::gated::GatedPixelCnn;
 use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
 
 use crate::builder::{Attr, Dim, Elem, GraphBuilder};
 use crate::layers::{self, CondValue};
+use crate::lower::Onnx;
 use pixelcnn_core::contract::names;
 
 pub const BATCH: &str = "batch";
@@ -25,58 +24,6 @@ pub fn cond_inputs(g: &mut GraphBuilder, cond: &Conditioning) -> CondValue {
             CondValue::Dense(g.input(names::COND, Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(*dim)]))
         }
     }
-}
-
-fn gated<B: Backend>(
-    g: &mut GraphBuilder,
-    net: &GatedPixelCnn<B>,
-    x: &str,
-    cond: &CondValue,
-    p: usize,
-    height: usize,
-) -> String {
-    let (mut v, mut h) = (x.to_string(), x.to_string());
-    for layer in &net.layers {
-        let mut v_pre = layers::conv(g, &layer.v_conv, &v, None);
-        if let Some(c) = &layer.v_cond {
-            let t = layers::cond_term(g, c, cond);
-            v_pre = g.node("Add", &[&v_pre, &t], vec![]);
-        }
-        let link = layers::conv(g, &layer.link, &v_pre, None);
-        let link = layers::shift_down(g, &link, height);
-        let hc = layers::conv(g, &layer.h_conv, &h, None);
-        let mut h_pre = g.node("Add", &[&hc, &link], vec![]);
-        if let Some(c) = &layer.h_cond {
-            let t = layers::cond_term(g, c, cond);
-            h_pre = g.node("Add", &[&h_pre, &t], vec![]);
-        }
-        let hg = layers::gate(g, &h_pre, p, 1);
-        let mut h_new = layers::conv(g, &layer.h_out, &hg, None);
-        if layer.residual {
-            h_new = g.node("Add", &[&h_new, &h], vec![]);
-        }
-        v = layers::gate(g, &v_pre, p, 1);
-        h = h_new;
-    }
-    layers::head(g, &net.head, &h)
-}
-
-fn baseline<B: Backend>(g: &mut GraphBuilder, net: &PixelCnn<B>, x: &str, cond: &CondValue) -> String {
-    let mut h = x.to_string();
-    for (l, layer) in net.layers.iter().enumerate() {
-        let input = if l == 0 {
-            h.clone()
-        } else {
-            g.node("Relu", &[&h], vec![])
-        };
-        let mut y = layers::conv(g, &layer.conv, &input, None);
-        if let Some(c) = &layer.cond {
-            let t = layers::cond_term(g, c, cond);
-            y = g.node("Add", &[&y, &t], vec![]);
-        }
-        h = if l == 0 { y } else { g.node("Add", &[&h, &y], vec![]) };
-    }
-    layers::head(g, &net.head, &h)
 }
 
 /// The decoder's conditioning values: labels, vectors, spatial maps, or the encoder's
@@ -106,9 +53,16 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     };
     let x = layers::normalize(&mut g, &image);
     let cond = decoder_cond(&mut g, model, &x, given);
+    let lw = &mut Onnx::new(&mut g, cond, None, s.hidden, h);
     let raw = match (&model.gated, &model.baseline) {
-        (Some(net), _) => gated(&mut g, net, &x, &cond, s.hidden, h),
-        (_, Some(net)) => baseline(&mut g, net, &x, &cond),
+        (Some(net), _) => {
+            let (mut v, mut hs) = (x.clone(), x);
+            for layer in &net.layers {
+                (v, hs) = layer.lower_image(lw, &v, &hs);
+            }
+            net.head.lower_image(lw, &hs)
+        }
+        (_, Some(net)) => net.lower_image(lw, &x),
         _ => unreachable!("a model has one decoder"),
     };
     let shape = g.ints("shape", &[0, c as i64, LEVELS as i64, h as i64, w as i64]);

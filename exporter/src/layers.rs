@@ -1,12 +1,12 @@
-//! One emitter per layer kind: each writes the ONNX nodes of one burn module, reading its
-//! weights with masks applied. A new layer kind is one new function here.
+//! ONNX node emitters shared by the lowering ([`crate::lower`]) and the graph-level code:
+//! normalisation, convolutions with masks applied, gates, slices, conditioning terms,
+//! the spatial map m(h) and the auto-encoder's encoder.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use pixelcnn_models::autoencoder::Encoder;
 use pixelcnn_models::conditioning::{CondProjection, SpatialMap, UP_KERNEL, UP_PAD, UP_STRIDE};
 use pixelcnn_models::conv::Conv;
-use pixelcnn_models::head::Head;
 use pixelcnn_models::model::NORM_SCALE;
 
 use crate::builder::{Attr, GraphBuilder};
@@ -145,14 +145,6 @@ pub fn spatial_map<B: Backend>(g: &mut GraphBuilder, m: &SpatialMap<B>, h: &str)
         }
     }
     x
-}
-
-/// The output head on `[N, p, ...]` features -> `[N, C*256, ...]` (1x1 convs).
-pub fn head<B: Backend>(g: &mut GraphBuilder, head: &Head<B>, h: &str) -> String {
-    let x = g.node("Relu", &[h], vec![]);
-    let x = conv(g, &head.hidden, &x, None);
-    let x = g.node("Relu", &[&x], vec![]);
-    conv(g, &head.out, &x, None)
 }
 
 /// The auto-encoder's encoder: normalised image -> `[N, m]`.

@@ -6,6 +6,7 @@
 pub mod builder;
 pub mod full;
 pub mod layers;
+pub mod lower;
 pub mod readme;
 pub mod reference;
 pub mod step;

@@ -21,14 +21,13 @@
 //! above and left of the image (the link has no bias for this reason).
 
 use burn::tensor::backend::Backend;
-use pixelcnn_models::conditioning::CondProjection;
-use pixelcnn_models::conv::Conv;
 use pixelcnn_models::gated::GatedPixelCnn;
 use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
 
 use crate::builder::{Attr, Dim, Elem, GraphBuilder};
 use crate::full::BATCH;
-use crate::layers::{self, values, CondValue};
+use crate::layers::{self, CondValue};
+use crate::lower::Onnx;
 use pixelcnn_core::contract::names;
 
 /// How to drive the step graphs; stored in the contract and the generated README.
@@ -79,16 +78,17 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
         })
         .collect();
     let (cond, map_row) = step_cond(&mut g, model);
-    // per-layer conditioning on one row: [B, 2p, 1, 1] (dense) or [B, 2p, 1, W] (map)
+    // a spatial map's current row as [B, cs, 1, W], for the layers' 1x1 projections
     let map_row4 = map_row.map(|m| layers::unsqueeze(&mut g, &m, &[2]));
     let x = layers::normalize(&mut g, &row);
     let mut v_in = layers::unsqueeze(&mut g, &x, &[2]); // [B, C, 1, W]
+    let lw = &mut Onnx::new(&mut g, cond, map_row4, p, s.height);
     let mut links = Vec::new();
     for (k, layer) in net.layers.iter().enumerate() {
         let half = s.vertical_state_rows(k);
-        let window = g.node("Concat", &[&past[k], &v_in], vec![("axis", Attr::Int(2))]);
-        let present = layers::slice(&mut g, &window, 2, 1, half as i64 + 1);
-        g.output(
+        let window = lw.g.node("Concat", &[&past[k], &v_in], vec![("axis", Attr::Int(2))]);
+        let present = layers::slice(lw.g, &window, 2, 1, half as i64 + 1);
+        lw.g.output(
             &names::present_v(k),
             &present,
             Elem::F32,
@@ -99,18 +99,9 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
                 Dim::Fixed(w),
             ],
         );
-        let mut v_pre = layers::conv(&mut g, &layer.v_conv, &window, Some([0, half, 0, half]));
-        if let Some(proj) = &layer.v_cond {
-            let t = match (&cond, &map_row4) {
-                (CondValue::Map(_), Some(m)) => {
-                    layers::conv(&mut g, proj.map.as_ref().expect("map projection"), m, None)
-                }
-                _ => layers::cond_term(&mut g, proj, &cond),
-            };
-            v_pre = g.node("Add", &[&v_pre, &t], vec![]);
-        }
-        links.push(layers::conv(&mut g, &layer.link, &v_pre, None)); // [B, 2p, 1, W]
-        v_in = layers::gate(&mut g, &v_pre, p, 1);
+        let (v_out, link) = layer.lower_row(lw, &window); // link [B, 2p, 1, W]
+        links.push(link);
+        v_in = v_out;
     }
     let refs: Vec<&str> = links.iter().map(String::as_str).collect();
     let cat = g.node("Concat", &refs, vec![("axis", Attr::Int(1))]); // [B, L*2p, 1, W]
@@ -120,58 +111,6 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let dims = [Dim::Sym(BATCH), Dim::Fixed(w), Dim::Fixed(l * 2 * p)];
     g.output(names::V_CTX, &ctx, Elem::F32, &dims);
     Some(g)
-}
-
-/// A `1 x kw` (or 1x1) conv's effective weight as a `[kw*in, out]` matrix for a window
-/// flattened column by column (index k*in + i), and its bias.
-fn as_matmul<B: Backend>(g: &mut GraphBuilder, conv: &Conv<B>) -> (String, Option<String>) {
-    let (dims, w) = values(conv.effective_weight());
-    let (o, cin, kw) = (dims[0], dims[1], dims[2] * dims[3]);
-    let mut t = vec![0f32; o * cin * kw];
-    for oi in 0..o {
-        for ci in 0..cin {
-            for k in 0..kw {
-                t[(k * cin + ci) * o + oi] = w[(oi * cin + ci) * kw + k];
-            }
-        }
-    }
-    let wn = g.weight("Wm", &[kw * cin, o], t);
-    let bn = conv.bias.as_ref().map(|b| {
-        let (bd, bv) = values(b.val());
-        g.weight("Bm", &bd, bv)
-    });
-    (wn, bn)
-}
-
-/// `x @ W (+ b)`, with the bias fused into one Gemm.
-fn dense<B: Backend>(g: &mut GraphBuilder, conv: &Conv<B>, x: &str) -> String {
-    let (w, b) = as_matmul(g, conv);
-    match b {
-        Some(b) => g.node("Gemm", &[x, &w, &b], vec![]),
-        None => g.node("MatMul", &[x, &w], vec![]),
-    }
-}
-
-/// `tanh(x[:, :p]) * sigmoid(x[:, p:])` on `[B, 2p]` with one Split.
-fn gate2d(g: &mut GraphBuilder, x: &str, p: usize) -> String {
-    let split = g.ints("split", &[p as i64, p as i64]);
-    let halves = g.node_multi("Split", &[x, &split], 2, vec![("axis", Attr::Int(1))]);
-    let t = g.node("Tanh", &[&halves[0]], vec![]);
-    let s = g.node("Sigmoid", &[&halves[1]], vec![]);
-    g.node("Mul", &[&t, &s], vec![])
-}
-
-/// Conditioning term `[B, 2p]` of one layer at the current pixel.
-fn pixel_cond<B: Backend>(
-    g: &mut GraphBuilder,
-    proj: &CondProjection<B>,
-    cond: &CondValue,
-    map_pixel: &Option<String>,
-) -> String {
-    match (cond, map_pixel) {
-        (CondValue::Map(_), Some(m)) => dense(g, proj.map.as_ref().expect("map projection"), m),
-        _ => layers::cond_dense(g, proj, cond),
-    }
 }
 
 /// Builds `step_pixel.onnx`; `None` for architectures without cached sampling.
@@ -219,37 +158,24 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let win = g.node("Gather", &[&padded, &idx], vec![("axis", Attr::Int(2))]); // [B, C, half0+1]
     let win = g.node("Transpose", &[&win], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
     let mut window = g.node("Flatten", &[&win], vec![("axis", Attr::Int(1))]); // [B, (half0+1)*C]
-    let mut h_in = String::new();
+    let lw = &mut Onnx::new(&mut g, cond, map_pixel, p, s.height);
+    let mut h_in: Option<String> = None;
     for (k, layer) in net.layers.iter().enumerate() {
-        if k > 0 {
+        if let (Some(past_k), Some(h)) = (&past[k], &h_in) {
             let half = s.horizontal_state_cols(k);
-            let past_k = past[k].as_ref().expect("state for layers >= 1");
-            window = g.node("Concat", &[past_k, &h_in], vec![("axis", Attr::Int(1))]);
-            let present = layers::slice(&mut g, &window, 1, p as i64, ((half + 1) * p) as i64);
-            g.output(
+            window = lw.g.node("Concat", &[past_k, h], vec![("axis", Attr::Int(1))]);
+            let present = layers::slice(lw.g, &window, 1, p as i64, ((half + 1) * p) as i64);
+            lw.g.output(
                 &names::present_h(k),
                 &present,
                 Elem::F32,
                 &[Dim::Sym(BATCH), Dim::Fixed(half * p)],
             );
         }
-        let mut h_pre = dense(&mut g, &layer.h_conv, &window);
-        h_pre = g.node("Add", &[&h_pre, &links[k]], vec![]);
-        if let Some(proj) = &layer.h_cond {
-            let t = pixel_cond(&mut g, proj, &cond, &map_pixel);
-            h_pre = g.node("Add", &[&h_pre, &t], vec![]);
-        }
-        let gated = gate2d(&mut g, &h_pre, p);
-        let mut h_out = dense(&mut g, &layer.h_out, &gated);
-        if layer.residual {
-            h_out = g.node("Add", &[&h_out, &h_in], vec![]);
-        }
-        h_in = h_out;
+        h_in = Some(layer.lower_pixel(lw, &window, h_in.as_ref(), &links[k]));
     }
-    let x = g.node("Relu", &[&h_in], vec![]);
-    let x = dense(&mut g, &net.head.hidden, &x);
-    let x = g.node("Relu", &[&x], vec![]);
-    let x = dense(&mut g, &net.head.out, &x);
+    let h_last = h_in.unwrap_or_default();
+    let x = net.head.lower_pixel(lw, &h_last);
     let shape = g.ints("shape", &[0, c as i64, LEVELS as i64]);
     let logits = g.node("Reshape", &[&x, &shape], vec![]);
     g.output(

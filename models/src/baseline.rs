@@ -7,12 +7,13 @@
 
 use burn::module::Module;
 use burn::tensor::backend::Backend;
-use burn::tensor::{activation, Tensor};
+use burn::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 
 use crate::conditioning::{CondFeatures, CondProjection};
 use crate::conv::Conv;
 use crate::head::Head;
+use crate::lower::{At, Burn, Lower};
 use crate::masks::{self, MaskKind};
 use crate::spec::{Conditioning, ModelSpec};
 
@@ -52,15 +53,32 @@ impl<B: Backend> PixelCnn<B> {
 
     /// Normalised images `[B, C, H, W]` -> logits `[B, C*256, H, W]`.
     pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
-        let mut h = x;
+        self.lower_image(&mut Burn::new(cond, At::Image), &x)
+    }
+
+    /// The network on whole images, in any lowering (burn here, ONNX in the exporter).
+    pub fn lower_image<L: Lower<B>>(&self, lw: &mut L, x: &L::Map) -> L::Map {
+        let mut h = x.clone();
         for (l, layer) in self.layers.iter().enumerate() {
-            let input = if l == 0 { h.clone() } else { activation::relu(h.clone()) };
-            let mut y = layer.conv.forward(input);
-            if let Some(c) = &layer.cond {
-                y = y + c.forward(cond);
-            }
-            h = if l == 0 { y } else { h + y };
+            h = layer.lower_image(lw, &h, l == 0);
         }
-        self.head.forward(h)
+        self.head.lower_image(lw, &h)
+    }
+}
+
+impl<B: Backend> MaskedLayer<B> {
+    /// Layer 0: `conv_A(x) (+ V^T h)`; later layers: `x + conv_B(relu(x)) (+ V^T h)`.
+    pub fn lower_image<L: Lower<B>>(&self, lw: &mut L, x: &L::Map, first: bool) -> L::Map {
+        let input = if first { x.clone() } else { lw.relu(x) };
+        let mut y = lw.conv(&self.conv, &input, self.conv.pads);
+        if let Some(c) = &self.cond {
+            let t = lw.cond(c);
+            y = lw.add(&y, &t);
+        }
+        if first {
+            y
+        } else {
+            lw.add(x, &y)
+        }
     }
 }

@@ -128,16 +128,13 @@ impl<B: Backend> CondProjection<B> {
     }
 
     /// V^T h at pixel `(i, j)` (cached sampling's horizontal step): `[B, out]`.
-    pub fn at_pixel(&self, features: &CondFeatures<B>, i: usize, j: usize) -> Tensor<B, 2>
-    where
-        B: FusedOps,
-    {
+    pub fn at_pixel(&self, features: &CondFeatures<B>, i: usize, j: usize) -> Tensor<B, 2> {
         match (features, &self.dense, &self.map) {
             (CondFeatures::Dense(h), Some(w), _) => h.clone().matmul(w.val()),
             (CondFeatures::Map(s), _, Some(conv)) => {
                 let [b, c, _, _] = s.dims();
                 let pixel = s.clone().narrow(2, i, 1).narrow(3, j, 1).reshape([b, c]);
-                conv.forward_rows(pixel, None)
+                conv.forward_dense(pixel)
             }
             _ => panic!("conditioning features do not match the projection"),
         }

@@ -114,6 +114,16 @@ impl<B: Backend> Conv<B> {
         self.effective_weight().permute([2, 3, 1, 0]).reshape([kh * kw * i, o])
     }
 
+    /// A `1 x k` convolution on windows flattened tap by tap `[N, k*in]` -> `[N, out]`
+    /// with burn's own matmul (cached steps; training uses [`Self::forward_rows`]).
+    pub fn forward_dense(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let y = x.matmul(self.matrix());
+        match &self.bias {
+            Some(b) => y + b.val().unsqueeze_dim(0),
+            None => y,
+        }
+    }
+
     /// The same convolution (stride 1) on rows `[N, in]` -> `[N, out]`, its taps read
     /// through `taps` (built from this conv's kernel size and padding). 1x1 convs take
     /// `None`: the rows themselves.

@@ -23,6 +23,7 @@ use crate::conditioning::{CondFeatures, CondProjection, RowCond};
 use crate::conv::Conv;
 use crate::fused::{gate_rows, FusedOps};
 use crate::head::Head;
+use crate::lower::{At, Burn, Lower};
 use crate::masks::{self, MaskKind};
 use crate::rows::{from_rows, to_rows, RowShape, TapIndex};
 use crate::spec::{Conditioning, ModelSpec};
@@ -131,10 +132,72 @@ impl<B: Backend> GatedLayer<B> {
         self.h_conv.shape()[3] - 1
     }
 
-    /// Cached sampling, vertical stack: this layer on one new row `v` `[B, c, 1, W]`,
-    /// reading the rows above from `past_v` `[B, c, n/2, W]` and moving it down one row.
-    /// Returns the layer's vertical output `[B, p, 1, W]` and its link term `[B, 2p, W]`,
-    /// which the next row's pixels add (the link's shift down one row).
+    /// This layer on whole images (`v`, `h` `[N, C, H, W]`): `(v', h')`, as written in the
+    /// paper. The burn reference forward and `model.onnx` are this function.
+    pub fn lower_image<L: Lower<B>>(&self, lw: &mut L, v: &L::Map, h: &L::Map) -> (L::Map, L::Map) {
+        let mut v_pre = lw.conv(&self.v_conv, v, self.v_conv.pads);
+        if let Some(c) = &self.v_cond {
+            let t = lw.cond(c);
+            v_pre = lw.add(&v_pre, &t);
+        }
+        let shifted = lw.shift_down(&v_pre);
+        let link = lw.conv(&self.link, &shifted, [0; 4]);
+        let hc = lw.conv(&self.h_conv, h, self.h_conv.pads);
+        let mut h_pre = lw.add(&hc, &link);
+        if let Some(c) = &self.h_cond {
+            let t = lw.cond(c);
+            h_pre = lw.add(&h_pre, &t);
+        }
+        let gated = lw.gate(&h_pre);
+        let mut h_new = lw.conv(&self.h_out, &gated, [0; 4]);
+        if self.residual {
+            h_new = lw.add(&h_new, h);
+        }
+        (lw.gate(&v_pre), h_new)
+    }
+
+    /// Cached sampling, vertical stack: this layer on one new row, given `window`
+    /// `[N, c, n/2 + 1, W]` (the `n/2` rows above from the state, then the new row).
+    /// Returns the layer's vertical output `[N, p, 1, W]` and its link term
+    /// `[N, 2p, 1, W]`, which the next row's pixels add (the link's shift down one row).
+    pub fn lower_row<L: Lower<B>>(&self, lw: &mut L, window: &L::Map) -> (L::Map, L::Map) {
+        let [_, left, _, right] = self.v_conv.pads;
+        let mut v_pre = lw.conv(&self.v_conv, window, [0, left, 0, right]);
+        if let Some(c) = &self.v_cond {
+            let t = lw.cond(c);
+            v_pre = lw.add(&v_pre, &t);
+        }
+        let link = lw.conv(&self.link, &v_pre, [0; 4]);
+        (lw.gate(&v_pre), link)
+    }
+
+    /// Cached sampling, horizontal stack at one pixel: `window` `[N, (n/2+1)*c]` holds the
+    /// layer's horizontal input at columns `col-n/2 ..= col`, oldest first, `h` the input
+    /// at `col` itself (the residual; `None` in layer 0, which has none), `link` `[N, 2p]`
+    /// the row above's term at this column. Returns the layer's output `[N, p]`.
+    pub fn lower_pixel<L: Lower<B>>(
+        &self,
+        lw: &mut L,
+        window: &L::Pixel,
+        h: Option<&L::Pixel>,
+        link: &L::Pixel,
+    ) -> L::Pixel {
+        let hc = lw.dense(&self.h_conv, window);
+        let mut h_pre = lw.add_pixel(&hc, link);
+        if let Some(c) = &self.h_cond {
+            let t = lw.cond_pixel(c);
+            h_pre = lw.add_pixel(&h_pre, &t);
+        }
+        let gated = lw.gate_pixel(&h_pre);
+        let h_new = lw.dense(&self.h_out, &gated);
+        match (self.residual, h) {
+            (true, Some(h)) => lw.add_pixel(&h_new, h),
+            _ => h_new,
+        }
+    }
+
+    /// [`Self::lower_row`] in burn: the new row `v` `[B, c, 1, W]`, moving `past_v`
+    /// `[B, c, n/2, W]` down one row. Returns the vertical output and the link `[B, 2p, W]`.
     pub fn step_row(
         &self,
         v: Tensor<B, 4>,
@@ -144,42 +207,23 @@ impl<B: Backend> GatedLayer<B> {
     ) -> (Tensor<B, 4>, Tensor<B, 3>) {
         let window = Tensor::cat(vec![past_v.clone(), v], 2);
         *past_v = window.clone().narrow(2, 1, self.vertical_state_rows());
-        let [_, left, _, right] = self.v_conv.pads;
-        let mut v_pre = self.v_conv.forward_padded(window, [0, left, 0, right]);
-        if let Some(c) = &self.v_cond {
-            v_pre = v_pre + c.at_row(cond, row);
-        }
-        let [b, f, _, w] = v_pre.dims();
-        let link = self.link.forward(v_pre.clone()).reshape([b, f, w]);
-        (gate(v_pre), link)
+        let (v_out, link) = self.lower_row(&mut Burn::new(cond, At::Row(row)), &window);
+        let [b, f, _, w] = link.dims();
+        (v_out, link.reshape([b, f, w]))
     }
 
-    /// Cached sampling, horizontal stack at pixel `(row, col)`: `window` `[B, (n/2+1)*c]`
-    /// holds the layer's horizontal input at columns `col-n/2 ..= col`, oldest first
-    /// (index `k*c + f`), `link` `[B, 2p]` the row above's term at this column.
+    /// [`Self::lower_pixel`] in burn at pixel `(row, col)`.
     pub fn step_pixel(
         &self,
         window: Tensor<B, 2>,
         link: Tensor<B, 2>,
         cond: &CondFeatures<B>,
         (row, col): (usize, usize),
-    ) -> Tensor<B, 2>
-    where
-        B: FusedOps,
-    {
-        let [b, width] = window.dims();
+    ) -> Tensor<B, 2> {
+        let width = window.dims()[1];
         let cin = width / (self.horizontal_state_cols() + 1);
         let h = window.clone().narrow(1, width - cin, cin);
-        let mut h_pre = self.h_conv.forward_rows(window, None) + link;
-        if let Some(c) = &self.h_cond {
-            h_pre = h_pre + c.at_pixel(cond, row, col);
-        }
-        let mut h_new = self.h_out.forward_rows(gate(h_pre), None);
-        if self.residual {
-            h_new = h_new + h;
-        }
-        debug_assert_eq!(h_new.dims()[0], b);
-        h_new
+        self.lower_pixel(&mut Burn::new(cond, At::Pixel(row, col)), &window, Some(&h), &link)
     }
 
     /// The tap indices of this layer's convolutions for rows of `shape`.
@@ -200,19 +244,7 @@ impl<B: Backend> GatedLayer<B> {
         h: Tensor<B, 4>,
         cond: &CondFeatures<B>,
     ) -> (Tensor<B, 4>, Tensor<B, 4>) {
-        let mut v_pre = self.v_conv.forward(v);
-        if let Some(c) = &self.v_cond {
-            v_pre = v_pre + c.forward(cond);
-        }
-        let mut h_pre = self.h_conv.forward(h.clone()) + self.link.forward(shift_down(v_pre.clone()));
-        if let Some(c) = &self.h_cond {
-            h_pre = h_pre + c.forward(cond);
-        }
-        let mut h_new = self.h_out.forward(gate(h_pre));
-        if self.residual {
-            h_new = h_new + h;
-        }
-        (gate(v_pre), h_new)
+        self.lower_image(&mut Burn::new(cond, At::Image), &v, &h)
     }
 }
 
@@ -345,10 +377,7 @@ impl<B: Backend> GatedPixelCnn<B> {
         cache: &StepCache<B>,
         cond: &CondFeatures<B>,
         (row, col): (usize, usize),
-    ) -> (Tensor<B, 2>, Vec<Tensor<B, 2>>)
-    where
-        B: FusedOps,
-    {
+    ) -> (Tensor<B, 2>, Vec<Tensor<B, 2>>) {
         let [b, c, _] = x.dims();
         // layer 0 reads its columns straight from the row, zero-padded on the left
         let half0 = self.layers[0].horizontal_state_cols();
@@ -371,15 +400,20 @@ impl<B: Backend> GatedPixelCnn<B> {
             let link = cache.v_ctx[l].clone().narrow(2, col, 1).squeeze_dim::<2>(2);
             h = Some(layer.step_pixel(window.clone(), link, cond, (row, col)));
         }
-        (self.head.forward_rows(h.expect("at least one layer")), present)
+        let h = h.expect("a model has at least one layer");
+        (
+            self.head.lower_pixel(&mut Burn::new(cond, At::Pixel(row, col)), &h),
+            present,
+        )
     }
 
     /// [`Self::forward`] with 2-D convolutions on whole images (the reference form).
     pub fn forward_reference(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
+        let lw = &mut Burn::new(cond, At::Image);
         let (mut v, mut h) = (x.clone(), x);
         for layer in &self.layers {
-            (v, h) = layer.forward_reference(v, h, cond);
+            (v, h) = layer.lower_image(lw, &v, &h);
         }
-        self.head.forward(h)
+        self.head.lower_image(lw, &h)
     }
 }

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::conv::Conv;
 use crate::fused::FusedOps;
+use crate::lower::Lower;
 use crate::masks::{self, MaskKind};
 use crate::spec::{ModelSpec, LEVELS};
 
@@ -52,5 +53,21 @@ impl<B: Backend> Head<B> {
     {
         let x = self.hidden.forward_rows(activation::relu(h), None);
         self.out.forward_rows(activation::relu(x), None)
+    }
+
+    /// The head on feature maps `[N, p, H, W]` -> `[N, C*256, H, W]`, in any lowering.
+    pub fn lower_image<L: Lower<B>>(&self, lw: &mut L, h: &L::Map) -> L::Map {
+        let x = lw.relu(h);
+        let x = lw.conv(&self.hidden, &x, [0; 4]);
+        let x = lw.relu(&x);
+        lw.conv(&self.out, &x, [0; 4])
+    }
+
+    /// The head on one pixel's features `[N, p]` -> `[N, C*256]`, in any lowering.
+    pub fn lower_pixel<L: Lower<B>>(&self, lw: &mut L, h: &L::Pixel) -> L::Pixel {
+        let x = lw.relu_pixel(h);
+        let x = lw.dense(&self.hidden, &x);
+        let x = lw.relu_pixel(&x);
+        lw.dense(&self.out, &x)
     }
 }

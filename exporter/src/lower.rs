@@ -1,0 +1,114 @@
+//! The ONNX lowering of the layers' one description ([`pixelcnn_models::lower::Lower`]):
+//! every call appends nodes to the graph being built. Graph-level choices live here:
+//! window products are one Gemm with the bias fused, a pixel's gate splits once, and the
+//! conditioning term is read at the graph's position (whole image, the current row of a
+//! spatial map, or the current pixel).
+
+use burn::tensor::backend::Backend;
+use pixelcnn_models::conditioning::CondProjection;
+use pixelcnn_models::conv::{Conv, Pads};
+use pixelcnn_models::lower::Lower;
+
+use crate::builder::{Attr, GraphBuilder};
+use crate::layers::{self, values, CondValue};
+
+/// Lowers layers into `g`. `cond` is the conditioning as graph values; `map_here` the
+/// spatial map at the graph's position (`[N, cs, 1, W]` for a row step, `[N, cs]` for a
+/// pixel step), when the model has one.
+pub struct Onnx<'g> {
+    pub g: &'g mut GraphBuilder,
+    cond: CondValue,
+    map_here: Option<String>,
+    /// Feature maps per gate half (`hidden`) and image height (for the shift down).
+    hidden: usize,
+    height: usize,
+}
+
+impl<'g> Onnx<'g> {
+    pub fn new(
+        g: &'g mut GraphBuilder,
+        cond: CondValue,
+        map_here: Option<String>,
+        hidden: usize,
+        height: usize,
+    ) -> Self {
+        Self {
+            g,
+            cond,
+            map_here,
+            hidden,
+            height,
+        }
+    }
+}
+
+/// A `1 x k` (or 1x1) conv's effective weight as a `[k*in, out]` matrix for a window
+/// flattened column by column (index k*in + i), and its bias.
+fn as_matmul<B: Backend>(g: &mut GraphBuilder, conv: &Conv<B>) -> (String, Option<String>) {
+    let (dims, w) = values(conv.matrix());
+    let wn = g.weight("Wm", &dims, w);
+    let bn = conv.bias.as_ref().map(|b| {
+        let (bd, bv) = values(b.val());
+        g.weight("Bm", &bd, bv)
+    });
+    (wn, bn)
+}
+
+impl<B: Backend> Lower<B> for Onnx<'_> {
+    type Map = String;
+    type Pixel = String;
+
+    fn conv(&mut self, conv: &Conv<B>, x: &String, pads: Pads) -> String {
+        layers::conv(self.g, conv, x, Some(pads))
+    }
+    fn add(&mut self, a: &String, b: &String) -> String {
+        self.g.node("Add", &[a, b], vec![])
+    }
+    fn gate(&mut self, x: &String) -> String {
+        layers::gate(self.g, x, self.hidden, 1)
+    }
+    fn relu(&mut self, x: &String) -> String {
+        self.g.node("Relu", &[x], vec![])
+    }
+    fn shift_down(&mut self, x: &String) -> String {
+        layers::shift_down(self.g, x, self.height)
+    }
+    fn cond(&mut self, proj: &CondProjection<B>) -> String {
+        match (&self.map_here, &proj.map) {
+            (Some(m), Some(conv)) => layers::conv(self.g, conv, m, None),
+            _ => layers::cond_term(self.g, proj, &self.cond),
+        }
+    }
+
+    /// `x @ W (+ b)`, the bias fused into one Gemm.
+    fn dense(&mut self, conv: &Conv<B>, x: &String) -> String {
+        let (w, b) = as_matmul(self.g, conv);
+        match b {
+            Some(b) => self.g.node("Gemm", &[x, &w, &b], vec![]),
+            None => self.g.node("MatMul", &[x, &w], vec![]),
+        }
+    }
+    fn add_pixel(&mut self, a: &String, b: &String) -> String {
+        self.g.node("Add", &[a, b], vec![])
+    }
+    /// One Split for both halves.
+    fn gate_pixel(&mut self, x: &String) -> String {
+        let p = self.hidden as i64;
+        let split = self.g.ints("split", &[p, p]);
+        let halves = self
+            .g
+            .node_multi("Split", &[x, &split], 2, vec![("axis", Attr::Int(1))]);
+        let t = self.g.node("Tanh", &[&halves[0]], vec![]);
+        let s = self.g.node("Sigmoid", &[&halves[1]], vec![]);
+        self.g.node("Mul", &[&t, &s], vec![])
+    }
+    fn relu_pixel(&mut self, x: &String) -> String {
+        self.g.node("Relu", &[x], vec![])
+    }
+    fn cond_pixel(&mut self, proj: &CondProjection<B>) -> String {
+        match (&self.map_here, &proj.map) {
+            (Some(m), Some(conv)) => Lower::<B>::dense(self, conv, &m.clone()),
+            _ => layers::cond_dense(self.g, proj, &self.cond),
+        }
+    }
+}
