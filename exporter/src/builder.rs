@@ -16,29 +16,15 @@ pub enum Dim {
     Sym(&'static str),
 }
 
-/// Element types used in these graphs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Elem {
-    F32,
-    I64,
-    U8,
-}
+/// Element types of these graphs: the contract's, under the name the graph code uses.
+pub use pixelcnn_models::contract::Dtype as Elem;
 
-impl Elem {
-    fn onnx(self) -> i32 {
-        match self {
-            Elem::F32 => DataType::FLOAT as i32,
-            Elem::I64 => DataType::INT64 as i32,
-            Elem::U8 => DataType::UINT8 as i32,
-        }
-    }
-    /// Name used in contracts and docs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Elem::F32 => "float32",
-            Elem::I64 => "int64",
-            Elem::U8 => "uint8",
-        }
+/// ONNX's `TensorProto.DataType` code of an element type.
+pub fn onnx_type(elem: Elem) -> i32 {
+    match elem {
+        Elem::F32 => DataType::FLOAT as i32,
+        Elem::I64 => DataType::INT64 as i32,
+        Elem::U8 => DataType::UINT8 as i32,
     }
 }
 
@@ -61,7 +47,7 @@ pub struct GraphBuilder {
 fn tensor_spec(name: &str, elem: Elem, dims: &[Dim]) -> TensorSpec {
     TensorSpec {
         name: name.to_string(),
-        dtype: elem.name().to_string(),
+        dtype: elem,
         shape: dims
             .iter()
             .map(|d| match d {
@@ -83,7 +69,7 @@ fn value_info(name: &str, elem: Elem, dims: &[Dim]) -> ValueInfoProto {
         shape.dim.push(dim);
     }
     let mut tt = type_proto::Tensor::new();
-    tt.elem_type = elem.onnx();
+    tt.elem_type = onnx_type(elem);
     tt.shape = Some(shape).into();
     let mut tp = TypeProto::new();
     tp.value = Some(type_proto::Value::TensorType(tt));
@@ -159,6 +145,11 @@ impl GraphBuilder {
         t.raw_data = v.to_le_bytes().to_vec();
         self.graph.initializer.push(t);
         name
+    }
+
+    /// `Cast` of `x` to `to`.
+    pub fn cast(&mut self, x: &str, to: Elem) -> String {
+        self.node("Cast", &[x], vec![("to", Attr::Int(onnx_type(to) as i64))])
     }
 
     /// Adds a node with one output; returns the output's name.

@@ -70,7 +70,7 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     let logits = g.node("Transpose", &[&r], vec![("perm", Attr::Ints(vec![0, 1, 3, 4, 2]))]);
     // bits/dim of the input image under the model
     let logp = g.node("LogSoftmax", &[&logits], vec![("axis", Attr::Int(4))]);
-    let idx = g.node("Cast", &[&image], vec![("to", Attr::Int(7))]);
+    let idx = g.cast(&image, Elem::I64);
     let idx = layers::unsqueeze(&mut g, &idx, &[4]);
     let picked = g.node("GatherElements", &[&logp, &idx], vec![("axis", Attr::Int(4))]);
     let axes = g.ints("axes", &[1, 2, 3, 4]);

@@ -9,7 +9,7 @@ use pixelcnn_models::conditioning::{CondProjection, SpatialMap, UP_KERNEL, UP_PA
 use pixelcnn_models::conv::Conv;
 use pixelcnn_models::model::NORM_SCALE;
 
-use crate::builder::{Attr, GraphBuilder};
+use crate::builder::{Attr, Elem, GraphBuilder};
 
 /// A burn tensor's shape and values.
 pub fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> (Vec<usize>, Vec<f32>) {
@@ -32,7 +32,7 @@ pub enum CondValue {
 
 /// `x / 127.5 - 1` of a uint8 tensor.
 pub fn normalize(g: &mut GraphBuilder, image_u8: &str) -> String {
-    let f = g.node("Cast", &[image_u8], vec![("to", Attr::Int(1))]);
+    let f = g.cast(image_u8, Elem::F32);
     let s = g.scalar("scale", NORM_SCALE);
     let one = g.scalar("one", 1.0);
     let d = g.node("Div", &[&f, &s], vec![]);

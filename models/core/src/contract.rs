@@ -22,11 +22,38 @@ pub enum DimSpec {
     Named(String),
 }
 
+/// Element type of a graph input or output; written as `uint8`, `int64` or `float32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dtype {
+    #[serde(rename = "uint8")]
+    U8,
+    #[serde(rename = "int64")]
+    I64,
+    #[serde(rename = "float32")]
+    F32,
+}
+
+impl Dtype {
+    /// The name used in the contract and the docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::U8 => "uint8",
+            Dtype::I64 => "int64",
+            Dtype::F32 => "float32",
+        }
+    }
+}
+
+impl std::fmt::Display for Dtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TensorSpec {
     pub name: String,
-    /// `uint8`, `int64` or `float32`.
-    pub dtype: String,
+    pub dtype: Dtype,
     pub shape: Vec<DimSpec>,
 }
 

@@ -3,6 +3,7 @@
 //! so a bad call is a clear error instead of a runtime crash deep in an engine.
 
 pub mod ort;
+#[cfg(feature = "tract")]
 pub mod tract;
 
 use std::fmt;
@@ -10,7 +11,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
-use pixelcnn_core::contract::{GraphContract, TensorSpec};
+use pixelcnn_core::contract::{Dtype, GraphContract, TensorSpec};
 
 /// A borrowed input tensor.
 #[derive(Debug, Clone)]
@@ -21,11 +22,11 @@ pub enum Input<'a> {
 }
 
 impl Input<'_> {
-    pub fn dtype(&self) -> &'static str {
+    pub fn dtype(&self) -> Dtype {
         match self {
-            Input::U8(_) => "uint8",
-            Input::I64(_) => "int64",
-            Input::F32(_) => "float32",
+            Input::U8(_) => Dtype::U8,
+            Input::I64(_) => Dtype::I64,
+            Input::F32(_) => Dtype::F32,
         }
     }
     pub fn shape(&self) -> &[usize] {
@@ -43,6 +44,7 @@ impl Input<'_> {
 /// host memory by the engine.
 pub enum Value {
     Ort(::ort::value::DynTensor),
+    #[cfg(feature = "tract")]
     Tract(tract_onnx::prelude::TValue),
 }
 
@@ -59,6 +61,7 @@ impl Value {
                     .map_err(|e| anyhow::anyhow!("ONNX Runtime output: {e}"))?
                     .1)
             }
+            #[cfg(feature = "tract")]
             Value::Tract(v) => v
                 .to_plain_array_view::<f32>()
                 .map_err(|e| anyhow::anyhow!("tract output: {e:#}"))?
@@ -80,6 +83,7 @@ impl Value {
                 .try_extract_array::<f32>()
                 .map_err(|e| anyhow::anyhow!("ONNX Runtime output: {e}"))?
                 .to_owned()),
+            #[cfg(feature = "tract")]
             Value::Tract(v) => Ok(v
                 .to_plain_array_view::<f32>()
                 .map_err(|e| anyhow::anyhow!("tract output: {e:#}"))?
@@ -173,7 +177,12 @@ impl Graph {
     pub fn load(kind: &EngineKind, path: &Path, contract: GraphContract, batch: usize) -> anyhow::Result<Self> {
         anyhow::ensure!(batch > 0, "batch size must be positive");
         let engine: Box<dyn Engine> = match kind {
+            #[cfg(feature = "tract")]
             EngineKind::Tract => Box::new(tract::TractEngine::load(path, &contract, batch)?),
+            #[cfg(not(feature = "tract"))]
+            EngineKind::Tract => anyhow::bail!(
+                "this build has no tract engine: rebuild with `cargo build -p pixelcnn-runtime --features tract`, or use --backend ort"
+            ),
             _ => Box::new(ort::OrtEngine::load(kind, path, &contract)?),
         };
         Ok(Self {

@@ -147,6 +147,8 @@ impl Engine for OrtEngine {
         Ok(Value::Ort(v))
     }
 
+    // without tract, ONNX Runtime values are the only kind
+    #[cfg_attr(not(feature = "tract"), allow(irrefutable_let_patterns))]
     fn run(&mut self, inputs: &[&Value]) -> anyhow::Result<Vec<Value>> {
         for (name, v) in self.inputs.iter().zip(inputs) {
             let Value::Ort(v) = v else {

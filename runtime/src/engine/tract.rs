@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use pixelcnn_core::contract::GraphContract;
+use pixelcnn_core::contract::{Dtype, GraphContract};
 use tract_onnx::prelude::*;
 
 use super::{Engine, Input, Value};
@@ -16,13 +16,12 @@ pub struct TractEngine {
     _plan: std::sync::Arc<TypedRunnableModel>,
 }
 
-fn datum(dtype: &str) -> anyhow::Result<DatumType> {
-    Ok(match dtype {
-        "uint8" => u8::datum_type(),
-        "int64" => i64::datum_type(),
-        "float32" => f32::datum_type(),
-        other => anyhow::bail!("unsupported dtype {other}"),
-    })
+fn datum(dtype: Dtype) -> DatumType {
+    match dtype {
+        Dtype::U8 => u8::datum_type(),
+        Dtype::I64 => i64::datum_type(),
+        Dtype::F32 => f32::datum_type(),
+    }
 }
 
 impl TractEngine {
@@ -33,7 +32,7 @@ impl TractEngine {
         for (i, spec) in contract.inputs.iter().enumerate() {
             let shape: Vec<usize> = spec.concrete_shape(batch);
             model
-                .set_input_fact(i, InferenceFact::dt_shape(datum(&spec.dtype)?, shape))
+                .set_input_fact(i, InferenceFact::dt_shape(datum(spec.dtype), shape))
                 .map_err(|e| anyhow::anyhow!("tract: input {}: {e:#}", spec.name))?;
         }
         let plan = model
