@@ -82,7 +82,8 @@ pub struct OrtEngine {
     session: Session,
     binding: IoBinding,
     inputs: Vec<String>,
-    outputs: Vec<String>,
+    /// Output names and where each is placed.
+    outputs: Vec<(String, MemoryInfo<'static>)>,
 }
 
 fn err(what: &str) -> impl FnOnce(ort::Error) -> anyhow::Error + '_ {
@@ -120,18 +121,20 @@ impl OrtEngine {
         } else {
             (MemoryInfo::default(), MemoryInfo::default())
         };
-        let mut binding = session.create_binding().map_err(err("binding"))?;
-        for t in &contract.outputs {
-            let at = if names::is_state(&t.name) { &device } else { &host };
-            binding
-                .bind_output_to_device(t.name.as_str(), at)
-                .map_err(err("binding"))?;
-        }
+        let binding = session.create_binding().map_err(err("binding"))?;
+        let outputs = contract
+            .outputs
+            .iter()
+            .map(|t| {
+                let at = if names::is_state(&t.name) { device.clone() } else { host.clone() };
+                (t.name.clone(), at)
+            })
+            .collect();
         Ok(Self {
             session,
             binding,
             inputs: contract.inputs.iter().map(|t| t.name.clone()).collect(),
-            outputs: contract.outputs.iter().map(|t| t.name.clone()).collect(),
+            outputs,
         })
     }
 }
@@ -156,17 +159,23 @@ impl Engine for OrtEngine {
             };
             self.binding.bind_input(name.as_str(), v).map_err(err("bind"))?;
         }
+        // fresh output buffers every run: ONNX Runtime would write a run's outputs into the
+        // buffers of the last run's, which the caller still holds (the next call's states)
+        self.binding.clear_outputs();
+        for (name, at) in &self.outputs {
+            self.binding
+                .bind_output_to_device(name.as_str(), at)
+                .map_err(err("binding"))?;
+        }
         let mut outs = self.session.run_binding(&self.binding).map_err(err("run"))?;
-        // ONNX Runtime reuses bound output buffers on the next run: hand out copies (on
-        // the same device)
         self.outputs
             .iter()
-            .map(|name| {
+            .map(|(name, _)| {
                 let v = outs
                     .remove(name.as_str())
                     .ok_or_else(|| anyhow::anyhow!("ONNX Runtime: missing output {name}"))?;
                 let t = v.downcast::<DynTensorValueType>().map_err(err("output"))?;
-                Ok(Value::Ort(t.clone()))
+                Ok(Value::Ort(t))
             })
             .collect()
     }
