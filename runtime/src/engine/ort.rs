@@ -132,7 +132,11 @@ impl OrtEngine {
             .outputs
             .iter()
             .map(|t| {
-                let at = if names::is_state(&t.name) { device.clone() } else { host.clone() };
+                let at = if names::is_state(&t.name) {
+                    device.clone()
+                } else {
+                    host.clone()
+                };
                 (t.name.clone(), at)
             })
             .collect();
