@@ -201,6 +201,33 @@ impl GraphBuilder {
     }
 
     /// Wraps the graph into a model with an opset, metadata and documentation.
+    /// Graph outputs are declared through an `Identity` from the value computed; where that
+    /// value feeds nothing else, its node writes the output directly instead (a step graph
+    /// runs hundreds of times per image: every node costs).
+    fn fold_output_identities(&mut self) {
+        let outputs: Vec<String> = self.graph.output.iter().map(|o| o.name.clone()).collect();
+        let mut k = 0;
+        while k < self.graph.node.len() {
+            let n = &self.graph.node[k];
+            let foldable = n.op_type == "Identity" && n.input.len() == 1 && outputs.contains(&n.output[0]);
+            if foldable {
+                let (from, to) = (n.input[0].clone(), n.output[0].clone());
+                let uses = self.graph.node.iter().filter(|m| m.input.contains(&from)).count();
+                let producer = self.graph.node.iter().position(|m| m.output.contains(&from));
+                if let (1, Some(p), false) = (uses, producer, outputs.contains(&from)) {
+                    for o in self.graph.node[p].output.iter_mut() {
+                        if *o == from {
+                            o.clone_from(&to);
+                        }
+                    }
+                    self.graph.node.remove(k);
+                    continue;
+                }
+            }
+            k += 1;
+        }
+    }
+
     pub fn contract(&self, file: &str) -> GraphContract {
         GraphContract {
             file: file.to_string(),
@@ -209,7 +236,8 @@ impl GraphBuilder {
         }
     }
 
-    pub fn finish(self, opset: i64, doc: &str, metadata: &[(&str, String)]) -> ModelProto {
+    pub fn finish(mut self, opset: i64, doc: &str, metadata: &[(&str, String)]) -> ModelProto {
+        self.fold_output_identities();
         let mut m = ModelProto::new();
         m.ir_version = 8; // ONNX 1.10+: understood by every runtime this project targets
         let mut op = OperatorSetIdProto::new();
