@@ -200,7 +200,6 @@ impl GraphBuilder {
         self.graph.node.push(n);
     }
 
-    /// Wraps the graph into a model with an opset, metadata and documentation.
     /// Graph outputs are declared through an `Identity` from the value computed; where that
     /// value feeds nothing else, its node writes the output directly instead (a step graph
     /// runs hundreds of times per image: every node costs).
@@ -236,6 +235,7 @@ impl GraphBuilder {
         }
     }
 
+    /// Wraps the graph into a model with an opset, metadata and documentation.
     pub fn finish(mut self, opset: i64, doc: &str, metadata: &[(&str, String)]) -> ModelProto {
         self.fold_output_identities();
         let mut m = ModelProto::new();

@@ -110,7 +110,8 @@ impl<B: Backend> Lower<B> for Burn<'_, B> {
     fn cond_pixel(&mut self, proj: &CondProjection<B>) -> Self::Pixel {
         let (i, j) = match self.at {
             At::Pixel(i, j) => (i, j),
-            // dense conditioning has no position; a map is read at the row's first pixel
+            // only `lower_pixel` reads pixel terms, and burn runs it at `At::Pixel`; dense
+            // conditioning has no position, so these arms never pick a spatial map's pixel
             At::Row(i) => (i, 0),
             At::Image => (0, 0),
         };

@@ -211,17 +211,10 @@ pub struct CachedSampler {
     row: Graph,
     pixel: Graph,
     /// Output indices: step_pixel `logits` and `present_h.{l}` (l >= 1); step_row `v_ctx`
-    /// and `present_v.{l}`.
+    /// then `present_v.{l}`.
     logits: usize,
     present_h: Vec<usize>,
-    v_ctx: usize,
-    present_v: Vec<usize>,
-}
-
-/// The input names of one step graph call, in a fixed order.
-struct StepNames {
-    past_h: Vec<String>,
-    past_v: Vec<String>,
+    row_outputs: Vec<usize>,
 }
 
 impl CachedSampler {
@@ -238,18 +231,17 @@ impl CachedSampler {
         let present_h = (1..s.layers)
             .map(|l| pixel.output_index(&names::present_h(l)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let v_ctx = row.output_index(names::V_CTX)?;
-        let present_v = (0..s.layers)
-            .map(|l| row.output_index(&names::present_v(l)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut row_outputs = vec![row.output_index(names::V_CTX)?];
+        for l in 0..s.layers {
+            row_outputs.push(row.output_index(&names::present_v(l))?);
+        }
         Ok(Self {
             spec: s.clone(),
             row,
             pixel,
             logits,
             present_h,
-            v_ctx,
-            present_v,
+            row_outputs,
         })
     }
 
@@ -281,12 +273,9 @@ impl CachedSampler {
         if let Some(v) = &conds.cond {
             cond_values.push((names::COND, self.row.upload(names::COND, &Input::F32(v.view()))?));
         }
-        let step = StepNames {
-            past_h: (1..s.layers).map(names::past_h).collect(),
-            past_v: (0..s.layers).map(names::past_v).collect(),
-        };
-        let mut past_v: Vec<Value> = step
-            .past_v
+        let past_h_names: Vec<String> = (1..s.layers).map(names::past_h).collect();
+        let past_v_names: Vec<String> = (0..s.layers).map(names::past_v).collect();
+        let mut past_v: Vec<Value> = past_v_names
             .iter()
             .map(|name| self.row.zeros(name))
             .collect::<anyhow::Result<_>>()?;
@@ -318,8 +307,7 @@ impl CachedSampler {
                     }
                 }
             } else {
-                let mut past_h: Vec<Value> = step
-                    .past_h
+                let mut past_h: Vec<Value> = past_h_names
                     .iter()
                     .map(|name| self.pixel.zeros(name))
                     .collect::<anyhow::Result<_>>()?;
@@ -330,7 +318,7 @@ impl CachedSampler {
                     for ch in 0..c {
                         let row_value = self.pixel.upload(names::ROW, &Input::U8(row.view()))?;
                         let mut inputs = vec![(names::ROW, &row_value), (names::COL, &col), (names::V_CTX, &v_ctx)];
-                        inputs.extend(step.past_h.iter().map(String::as_str).zip(&past_h));
+                        inputs.extend(past_h_names.iter().map(String::as_str).zip(&past_h));
                         inputs.extend(extra.iter().copied());
                         let out = self.pixel.run_values(&inputs)?;
                         let values = choose(i, j, ch, out[self.logits].host_f32()?)?;
@@ -348,12 +336,10 @@ impl CachedSampler {
             if i + 1 < h {
                 let row_value = self.row.upload(names::ROW, &Input::U8(row.view()))?;
                 let mut inputs = vec![(names::ROW, &row_value)];
-                inputs.extend(step.past_v.iter().map(String::as_str).zip(&past_v));
+                inputs.extend(past_v_names.iter().map(String::as_str).zip(&past_v));
                 inputs.extend(extra.iter().copied());
                 let out = self.row.run_values(&inputs)?;
-                let mut wanted = vec![self.v_ctx];
-                wanted.extend(&self.present_v);
-                let mut taken = take(out, &wanted).into_iter();
+                let mut taken = take(out, &self.row_outputs).into_iter();
                 v_ctx = taken.next().ok_or_else(|| anyhow::anyhow!("step_row: no v_ctx"))?;
                 past_v = taken.collect();
             }
