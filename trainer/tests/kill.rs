@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::Instant;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -91,7 +91,11 @@ seed: 5
     )
     .unwrap();
     let full = tmp.path().join("full");
+    let started = Instant::now();
     assert!(fit(&cfg, &full).status().unwrap().success());
+    // kill points are fractions of the uninterrupted run's wall time, so the test interrupts
+    // training on a fast machine as on a slow one
+    let span = started.elapsed();
 
     let run = tmp.path().join("killed");
     let mut state = 0x2545_F491_4F6C_DD1Du64;
@@ -102,7 +106,8 @@ seed: 5
         state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let wait = Duration::from_millis(30 + (state >> 33) % 400);
+        let u = (state >> 33) as f64 / (1u64 << 31) as f64;
+        let wait = span.mul_f64(0.03 + 0.25 * u);
         std::thread::sleep(wait);
         match child.try_wait().unwrap() {
             Some(status) => {
@@ -120,6 +125,7 @@ seed: 5
     if !finished {
         assert!(fit(&cfg, &run).status().unwrap().success());
     }
+    eprintln!("{kills} kills, run of {span:?} uninterrupted");
     assert!(kills >= 3, "only {kills} kills: the test did not interrupt training");
     let (a, b) = (final_state(&full), final_state(&run));
     assert_eq!(a.1, b.1, "losses differ after {kills} kills");
