@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Full-forward images/s on burn (candle CPU), ONNX Runtime and tract for the same model
+# Full-forward images/s on burn (flex CPU backend), ONNX Runtime and tract for the same model
 # and batch, side by side in one run. Default model: mnist-gated-large.yaml (15 layers,
 # 64 hidden, 28x28x1) after one training step (speed does not depend on the weights);
 # RUN=RUN_DIR to use a trained run. BATCH (default 16), REPS (default 5).

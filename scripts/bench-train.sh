@@ -7,7 +7,7 @@
 # prints the median of the per-round ours/PyTorch ratios.
 #   scripts/bench-train.sh [CONFIG]     (default models/configs/mnist-gated-large.yaml:
 #                                        15 layers, 64 hidden, 28x28x1, batch 32)
-#   STEPS=6 ROUNDS=5 BACKENDS="cpu candle" THREADS=2 scripts/bench-train.sh
+#   STEPS=6 ROUNDS=5 BACKENDS="cpu ndarray" THREADS=2 scripts/bench-train.sh
 #   NO_TORCH=1 scripts/bench-train.sh   (ours only)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"

@@ -1,6 +1,6 @@
 //! The burn backends this project runs on, by name. `cpu` is the fastest CPU backend
 //! measured for these models (burn-flex: gemm-based, multi-threaded; see
-//! `scripts/bench-train.sh`); `candle` and `ndarray` stay selectable for comparison;
+//! `scripts/bench-train.sh`); `ndarray` (f32, and f64 in the tests) stays selectable for comparison;
 //! `cuda` exists with the `cuda` cargo feature.
 
 use std::fmt;
@@ -8,9 +8,6 @@ use std::str::FromStr;
 
 /// Flex CPU backend (the default).
 pub type Cpu = burn::backend::Flex;
-/// Candle CPU backend.
-#[allow(deprecated)]
-pub type Candle = burn::backend::Candle<f32, i64>;
 /// Pure-Rust ndarray backend.
 pub type NdArray = burn::backend::NdArray<f32>;
 #[cfg(feature = "cuda")]
@@ -21,7 +18,6 @@ pub type Cuda = burn::backend::Cuda<f32, i32>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
     Cpu,
-    Candle,
     NdArray,
     Cuda,
 }
@@ -31,12 +27,9 @@ impl FromStr for BackendKind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "cpu" | "flex" => Ok(Self::Cpu),
-            "candle" => Ok(Self::Candle),
             "ndarray" => Ok(Self::NdArray),
             "cuda" => Ok(Self::Cuda),
-            other => Err(format!(
-                "unknown backend `{other}`: expected cpu, candle, ndarray or cuda"
-            )),
+            other => Err(format!("unknown backend `{other}`: expected cpu, ndarray or cuda")),
         }
     }
 }
@@ -45,7 +38,6 @@ impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Cpu => "cpu",
-            Self::Candle => "candle",
             Self::NdArray => "ndarray",
             Self::Cuda => "cuda",
         })

@@ -8,7 +8,7 @@
 //! broadcast bias add goes element by element). [`FusedOps`] gives each of them one
 //! forward kernel and one backward kernel: a backend implements the pair (`*_forward`
 //! returns the output and what its backward needs), [`Autodiff`] wraps it as one graph
-//! node. Every backend has the composed form as its default, so CUDA, candle and ndarray
+//! node. Every backend has the composed form as its default, so CUDA and ndarray
 //! run exactly the formulation they ran before; the flex CPU backend overrides the kernels
 //! with one pass each over contiguous f32 rows, split over the rayon pool, and the matrix
 //! product with a direct gemm call into an unzeroed buffer. `tests/tests/fused.rs` checks
@@ -269,7 +269,6 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
 impl FusedOps for burn::backend::NdArray<f32> {}
 impl FusedOps for burn::backend::NdArray<f64> {}
 #[allow(deprecated)]
-impl FusedOps for crate::backend::Candle {}
 #[cfg(feature = "cuda")]
 impl FusedOps for crate::backend::Cuda {}
 

@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
         let x = Tensor::<Cpu, 4>::from_data(TensorData::new(floats.clone(), shape), &dev);
         let _ = model.forward(x, &Condition::None).into_data();
     });
-    rows.push(("burn-candle", burn_s));
+    rows.push(("burn-flex", burn_s));
     let export = Export::open(&a.onnx)?;
     let img = ArrayD::from_shape_vec(IxDyn(&shape), bytes.clone())?;
     for engine in [EngineKind::Ort, EngineKind::Tract] {

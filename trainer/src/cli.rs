@@ -6,14 +6,14 @@ use anyhow::Context;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use clap::{Args, Parser, Subcommand};
-use pixelcnn_models::backend::{BackendKind, Candle, Cpu, NdArray};
+use pixelcnn_models::backend::{BackendKind, Cpu, NdArray};
 use pixelcnn_models::fused::FusedOps;
-use pixelcnn_models::{checkpoint, Condition, Conditioning, PixelModel};
+use pixelcnn_models::{checkpoint, CondInput, Condition, Conditioning, PixelModel};
 
 use crate::config::TrainConfig;
 use crate::eval::evaluate;
 use crate::fit::{fit, FitOptions};
-use crate::sample::{class_condition, sample};
+use crate::sample::sample;
 
 #[derive(Parser, Debug)]
 #[command(name = "trainer", version, about = "Train, score and sample PixelCNN models")]
@@ -39,7 +39,7 @@ pub struct FitArgs {
     /// Run directory (default: runs/<config name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// cpu (candle, default), ndarray, or cuda (build with --features cuda).
+    /// cpu (burn-flex, default), ndarray, or cuda (build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub backend: BackendKind,
     /// Continue from the run directory's latest checkpoint.
@@ -104,13 +104,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(a) => run_fit(a),
         Command::Eval(a) => match a.backend {
             BackendKind::Cpu => run_eval::<Cpu>(a),
-            BackendKind::Candle => run_eval::<Candle>(a),
             BackendKind::NdArray => run_eval::<NdArray>(a),
             BackendKind::Cuda => cuda_eval(a),
         },
         Command::Sample(a) => match a.backend {
             BackendKind::Cpu => run_sample::<Cpu>(a),
-            BackendKind::Candle => run_sample::<Candle>(a),
             BackendKind::NdArray => run_sample::<NdArray>(a),
             BackendKind::Cuda => cuda_sample(a),
         },
@@ -155,7 +153,6 @@ fn run_fit(a: FitArgs) -> anyhow::Result<()> {
     };
     let summary = match a.backend {
         BackendKind::Cpu => fit::<Autodiff<Cpu>>(&cfg, &opts, &Default::default())?,
-        BackendKind::Candle => fit::<Autodiff<Candle>>(&cfg, &opts, &Default::default())?,
         BackendKind::NdArray => fit::<Autodiff<NdArray>>(&cfg, &opts, &Default::default())?,
         BackendKind::Cuda => cuda_fit(&cfg, &opts)?,
     };
@@ -254,7 +251,7 @@ fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
     let cond = match (spec.decoder_conditioning(), a.label) {
         (Conditioning::Class { classes }, Some(l)) => {
             anyhow::ensure!(l < classes, "--label {l}: the model has classes 0..{classes}");
-            class_condition::<B>(l, a.n, &device)
+            Condition::from_host(&CondInput::Labels(vec![l as i64; a.n]), &device)
         }
         (Conditioning::Class { .. }, None) => {
             anyhow::bail!("this model is class-conditional: pass --label K")

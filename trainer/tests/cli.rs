@@ -101,7 +101,7 @@ fn bad_invocations_are_clear_errors() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected cpu, candle, ndarray or cuda"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected cpu, ndarray or cuda"));
 
     let out = trainer()
         .args(["fit", "--config", "models/configs/tiny-gated.yaml", "--workers", "0"])
