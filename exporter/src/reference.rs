@@ -6,7 +6,7 @@ use std::path::Path;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use pixelcnn_models::fused::FusedOps;
-use pixelcnn_models::{bits_per_dim, nll_nats, Condition, Conditioning, PixelModel};
+use pixelcnn_models::{bits_per_dim, nll_nats, CondInput, Condition, Conditioning, PixelModel};
 
 fn write<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[usize], data: &[T]) -> anyhow::Result<()> {
     Ok(pixelcnn_core::npy::write_array(path, shape, data)?)
@@ -37,23 +37,23 @@ pub fn write_reference<B: FusedOps>(
     let x = Tensor::<B, 4>::from_data(TensorData::new(f, shape), device);
     let targets = Tensor::<B, 4, Int>::from_data(TensorData::new(t, shape), device);
     let cond = if s.encoder.is_some() {
-        Condition::None
+        CondInput::None
     } else {
         match &s.conditioning {
-            Conditioning::None => Condition::None,
+            Conditioning::None => CondInput::None,
             Conditioning::Class { classes } => {
                 let labels: Vec<i64> = (0..n).map(|_| (next() % *classes as u64) as i64).collect();
                 write(&dir.join("label.npy"), &[n], &labels)?;
-                Condition::Class(Tensor::from_data(TensorData::new(labels, [n]), device))
+                CondInput::Labels(labels)
             }
             Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
                 let v: Vec<f32> = (0..n * dim).map(|_| (next() % 2001) as f32 / 1000.0 - 1.0).collect();
                 write(&dir.join("cond.npy"), &[n, *dim], &v)?;
-                Condition::Vector(Tensor::from_data(TensorData::new(v, [n, *dim]), device))
+                CondInput::Vectors(v, *dim)
             }
         }
     };
-    let logits = model.forward(x, &cond);
+    let logits = model.forward(x, &Condition::from_host(&cond, device));
     let bpd = bits_per_dim(nll_nats(logits.clone(), targets), s);
     let ldims = logits.dims();
     let lv: Vec<f32> = logits.into_data().convert::<f32>().to_vec().expect("f32");

@@ -13,6 +13,7 @@ use crate::conv::{uniform, Conv};
 use crate::fused::FusedOps;
 use crate::rows::{add_per_image, to_rows, RowShape};
 use crate::spec::Conditioning;
+use pixelcnn_core::CondInput;
 
 /// What a batch is conditioned on.
 #[derive(Debug, Clone)]
@@ -36,6 +37,18 @@ pub enum CondFeatures<B: Backend> {
 }
 
 impl<B: Backend> Condition<B> {
+    /// The host condition as tensors on `device`: labels `[n]`, vectors `[n, dim]`.
+    pub fn from_host(cond: &CondInput, device: &B::Device) -> Self {
+        match cond {
+            CondInput::None => Self::None,
+            CondInput::Labels(l) => Self::Class(Tensor::from_data(TensorData::new(l.clone(), [l.len()]), device)),
+            CondInput::Vectors(v, dim) => Self::Vector(Tensor::from_data(
+                TensorData::new(v.clone(), [v.len() / (*dim).max(1), *dim]),
+                device,
+            )),
+        }
+    }
+
     /// Turns a caller's condition into the features the layers consume. Class labels
     /// become one-hot rows, so V^T h is exactly the class's row of V.
     pub fn features(&self, kind: &Conditioning, map: Option<&SpatialMap<B>>) -> CondFeatures<B> {

@@ -22,6 +22,7 @@ pub mod rows;
 pub mod sample;
 
 pub use conditioning::Condition;
-pub use model::{bits_per_dim, nll_nats, PixelModel};
+pub use model::{bits_per_dim, nll_nats, Decoder, PixelModel};
+pub use pixelcnn_core::CondInput;
 pub use pixelcnn_core::{contract, spec};
 pub use spec::{Arch, Conditioning, EncoderSpec, ModelSpec, LEVELS};

@@ -209,16 +209,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         let m = batch.min(n - start);
         // the sampler's batch is fixed: pad the last chunk by repeating its last image
         let pick = |k: usize| start + k.min(m - 1);
-        let cond_chunk = match &cond {
-            CondInput::None => CondInput::None,
-            CondInput::Labels(l) => CondInput::Labels((0..batch).map(|k| l[pick(k)]).collect()),
-            CondInput::Vectors(v, d) => CondInput::Vectors(
-                (0..batch)
-                    .flat_map(|k| v[pick(k) * d..(pick(k) + 1) * d].to_vec())
-                    .collect(),
-                *d,
-            ),
-        };
+        let idx: Vec<usize> = (0..batch).map(pick).collect();
+        let cond_chunk = cond.select(&idx);
         let req = SampleRequest {
             cond: cond_chunk,
             seeds: (0..batch).map(|k| seeds[pick(k)]).collect(),

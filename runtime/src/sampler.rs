@@ -6,21 +6,13 @@
 
 use ndarray::{ArrayD, IxDyn};
 use pixelcnn_core::contract::{names, GraphContract};
-use pixelcnn_core::{Conditioning, ModelSpec, LEVELS};
+use pixelcnn_core::{ModelSpec, LEVELS};
 
 use crate::engine::{EngineKind, Graph, Input, Value};
 use crate::export::Export;
 use pixelcnn_core::rng::{sample_logits, SplitMix64};
 
-/// What the images are conditioned on.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CondInput {
-    None,
-    /// One label per image.
-    Labels(Vec<i64>),
-    /// One `dim`-vector per image, row-major `[n, dim]`.
-    Vectors(Vec<f32>, usize),
-}
+pub use pixelcnn_core::CondInput;
 
 /// One sampling call.
 #[derive(Debug, Clone)]
@@ -78,30 +70,11 @@ pub(crate) fn cond_arrays(spec: &ModelSpec, cond: &CondInput, n: usize) -> anyho
         label: None,
         cond: None,
     };
-    match (spec.decoder_conditioning(), cond) {
-        (Conditioning::None, CondInput::None) => {}
-        (Conditioning::Class { classes }, CondInput::Labels(l)) => {
-            anyhow::ensure!(l.len() == n, "{} labels for {n} images", l.len());
-            if let Some(bad) = l.iter().find(|&&v| v < 0 || v as usize >= classes) {
-                anyhow::bail!("label {bad} is out of range 0..{classes}");
-            }
-            out.label = Some(ArrayD::from_shape_vec(IxDyn(&[n]), l.clone())?);
-        }
-        (Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. }, CondInput::Vectors(v, d)) => {
-            anyhow::ensure!(
-                *d == dim,
-                "conditioning vectors have {d} columns, the model expects {dim}"
-            );
-            anyhow::ensure!(
-                v.len() == n * dim,
-                "{} conditioning rows for {n} images",
-                v.len() / dim.max(1)
-            );
-            out.cond = Some(ArrayD::from_shape_vec(IxDyn(&[n, dim]), v.clone())?);
-        }
-        (want, got) => {
-            anyhow::bail!("the model is conditioned on {want:?}, the request gives {got:?}")
-        }
+    cond.check(&spec.decoder_conditioning(), n)?;
+    match cond {
+        CondInput::None => {}
+        CondInput::Labels(l) => out.label = Some(ArrayD::from_shape_vec(IxDyn(&[n]), l.clone())?),
+        CondInput::Vectors(v, dim) => out.cond = Some(ArrayD::from_shape_vec(IxDyn(&[n, *dim]), v.clone())?),
     }
     Ok(out)
 }

@@ -133,6 +133,18 @@ pub struct Inputs {
     pub dim: usize,
 }
 
+impl Inputs {
+    /// The decoder's condition: the labels, the vectors, or none.
+    pub fn cond(&self) -> pixelcnn_models::CondInput {
+        use pixelcnn_models::CondInput;
+        match (self.labels.is_empty(), self.dim) {
+            (false, _) => CondInput::Labels(self.labels.clone()),
+            (true, 0) => CondInput::None,
+            (true, dim) => CondInput::Vectors(self.vectors.clone(), dim),
+        }
+    }
+}
+
 pub fn inputs(spec: &ModelSpec, n: usize, seed: u64) -> Inputs {
     let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let mut next = move || {
@@ -169,19 +181,10 @@ pub fn burn_outputs<B: pixelcnn_models::fused::FusedOps>(
     let i: Vec<i64> = x.images.iter().map(|&v| v as i64).collect();
     let images = Tensor::<B, 4>::from_data(TensorData::new(f, shape), &dev);
     let targets = Tensor::<B, 4, Int>::from_data(TensorData::new(i, shape), &dev);
-    let cond = if s.encoder.is_some() {
-        Condition::None
-    } else {
-        match s.conditioning {
-            Conditioning::None => Condition::None,
-            Conditioning::Class { .. } => {
-                Condition::Class(Tensor::from_data(TensorData::new(x.labels.clone(), [x.n]), &dev))
-            }
-            _ => Condition::Vector(Tensor::from_data(
-                TensorData::new(x.vectors.clone(), [x.n, x.dim]),
-                &dev,
-            )),
-        }
+    // the auto-encoder scores images through its own encoder
+    let cond = match s.encoder {
+        Some(_) => Condition::None,
+        None => Condition::from_host(&x.cond(), &dev),
     };
     let logits = model.forward(images, &cond);
     let bpd = pixelcnn_models::bits_per_dim(pixelcnn_models::nll_nats(logits.clone(), targets), s);

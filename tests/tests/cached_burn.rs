@@ -5,7 +5,7 @@
 //! One test per variant, so a failure names it.
 
 use burn::tensor::{Tensor, TensorData};
-use pixelcnn_models::{Arch, Condition, Conditioning, ModelSpec, PixelModel, LEVELS};
+use pixelcnn_models::{Arch, CondInput, Condition, Conditioning, ModelSpec, PixelModel, LEVELS};
 use pixelcnn_tests::tiny_spec;
 
 type B = burn::backend::NdArray<f64>;
@@ -18,19 +18,18 @@ fn inputs(spec: &ModelSpec, batch: usize, salt: usize) -> (Vec<u8>, Condition<B>
         .map(|k| ((k * 97 + 13 + salt * 31) % 256) as u8)
         .collect();
     let cond = match spec.decoder_conditioning() {
-        Conditioning::None => Condition::None,
-        Conditioning::Class { classes } => Condition::Class(Tensor::from_data(
-            TensorData::new((0..batch).map(|k| ((k + salt) % classes) as i64).collect(), [batch]),
-            &dev,
-        )),
-        Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
-            let v: Vec<f64> = (0..batch * dim)
-                .map(|k| ((k * 7 + salt) % 11) as f64 / 5.0 - 1.0)
-                .collect();
-            Condition::Vector(Tensor::from_data(TensorData::new(v, [batch, dim]), &dev))
+        Conditioning::None => CondInput::None,
+        Conditioning::Class { classes } => {
+            CondInput::Labels((0..batch).map(|k| ((k + salt) % classes) as i64).collect())
         }
+        Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => CondInput::Vectors(
+            (0..batch * dim)
+                .map(|k| ((k * 7 + salt) % 11) as f32 / 5.0 - 1.0)
+                .collect(),
+            dim,
+        ),
     };
-    (images, cond)
+    (images, Condition::from_host(&cond, &dev))
 }
 
 fn full_logits(model: &PixelModel<B>, images: &[u8], cond: &Condition<B>) -> Vec<f64> {

@@ -10,14 +10,6 @@ use pixelcnn_runtime::sampler::{self, CachedSampler, CondInput, Mode, SampleRequ
 use pixelcnn_runtime::{EngineKind, Export, Graph, Input};
 use pixelcnn_tests::{all_variants, inputs, tiny_spec, Inputs};
 
-fn cond_of(spec: &ModelSpec, x: &Inputs) -> CondInput {
-    match spec.decoder_conditioning() {
-        Conditioning::None => CondInput::None,
-        Conditioning::Class { .. } => CondInput::Labels(x.labels.clone()),
-        _ => CondInput::Vectors(x.vectors.clone(), x.dim),
-    }
-}
-
 /// model.onnx logits for images + condition; for the auto-encoder, the decoder's
 /// logits given `x.vectors` are not reachable through model.onnx, so its reference is
 /// the burn decoder.
@@ -28,9 +20,8 @@ fn reference_logits(dir: &std::path::Path, model: &PixelModel<Cpu>, x: &Inputs) 
         let dev = Default::default();
         let f: Vec<f32> = x.images.iter().map(|&v| v as f32).collect();
         let img = Tensor::<Cpu, 4>::from_data(TensorData::new(f, [x.n, s.channels, s.height, s.width]), &dev);
-        let h = Tensor::<Cpu, 2>::from_data(TensorData::new(x.vectors.clone(), [x.n, x.dim]), &dev);
         return model
-            .forward(img, &pixelcnn_models::Condition::Vector(h))
+            .forward(img, &pixelcnn_models::Condition::from_host(&x.cond(), &dev))
             .into_data()
             .to_vec()
             .unwrap();
@@ -65,9 +56,7 @@ fn step_graphs_reproduce_the_full_network_at_every_step() {
                 steps += 1;
                 Ok((0..2).map(|b| x.images[((b * c + ch) * h + i) * w + j]).collect())
             };
-            let images = s
-                .drive(&cond_of(&spec, &x), None, 0, &mut choose, &mut |_, _| {})
-                .unwrap();
+            let images = s.drive(&x.cond(), None, 0, &mut choose, &mut |_, _| {}).unwrap();
             assert_eq!(steps, c * h * w, "{name}: every sub-pixel is one step");
             assert_eq!(images, x.images, "{name}: teacher forcing reproduces the image");
             assert!(
@@ -84,7 +73,7 @@ fn step_graphs_reproduce_the_full_network_at_every_step() {
 fn request(spec: &ModelSpec, n: usize, seed: u64) -> SampleRequest {
     let x = inputs(spec, n, 3);
     SampleRequest {
-        cond: cond_of(spec, &x),
+        cond: x.cond(),
         seeds: (0..n).map(|b| image_seed(seed, b)).collect(),
         prefix: None,
         temperature: 1.0,

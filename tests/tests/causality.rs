@@ -2,8 +2,8 @@
 //! later one (raster order, then R, G, B within a pixel), for every variant; the Gated
 //! PixelCNN sees every earlier pixel (no blind spot) and the baseline does not.
 
-use burn::tensor::{Int, Tensor, TensorData};
-use pixelcnn_models::{Arch, Condition, Conditioning, ModelSpec, PixelModel};
+use burn::tensor::{Tensor, TensorData};
+use pixelcnn_models::{Arch, CondInput, Condition, Conditioning, ModelSpec, PixelModel};
 use pixelcnn_tests::{all_variants, tiny_spec};
 
 /// f64 so that float noise (~1e-16) cannot hide or fake a dependence.
@@ -15,18 +15,14 @@ fn order(spec: &ModelSpec, c: usize, i: usize, j: usize) -> usize {
 }
 
 fn condition(spec: &ModelSpec, batch: usize, dev: &burn::tensor::Device<B>) -> Condition<B> {
-    match spec.decoder_conditioning() {
-        Conditioning::None => Condition::None,
-        Conditioning::Class { classes } => Condition::Class(Tensor::<B, 1, Int>::from_data(
-            TensorData::new(vec![(classes - 1) as i64; batch], [batch]),
-            dev,
-        )),
+    let cond = match spec.decoder_conditioning() {
+        Conditioning::None => CondInput::None,
+        Conditioning::Class { classes } => CondInput::Labels(vec![(classes - 1) as i64; batch]),
         Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
-            let v: Vec<f64> = (0..dim).map(|k| 0.3 * k as f64 - 0.5).collect();
-            let rows: Vec<f64> = (0..batch).flat_map(|_| v.clone()).collect();
-            Condition::Vector(Tensor::from_data(TensorData::new(rows, [batch, dim]), dev))
+            CondInput::Vectors((0..batch * dim).map(|k| 0.3 * (k % dim) as f32 - 0.5).collect(), dim)
         }
-    }
+    };
+    Condition::from_host(&cond, dev)
 }
 
 /// A base image and, for each sub-pixel t, a copy with t changed. Returns, for each t,

@@ -7,7 +7,7 @@ use burn::backend::Autodiff;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
-use pixelcnn_models::{nll_nats, Arch, Condition, Conditioning, ModelSpec, PixelModel};
+use pixelcnn_models::{nll_nats, Arch, CondInput, Condition, Conditioning, ModelSpec, PixelModel};
 use pixelcnn_tests::all_variants;
 
 type B = burn::backend::NdArray<f64>;
@@ -31,16 +31,14 @@ fn inputs<Bk: burn::tensor::backend::Backend>(
     let images = Tensor::from_data(TensorData::new(vals.iter().map(|&v| v as f64).collect(), shape), dev);
     let targets = Tensor::from_data(TensorData::new(vals, shape), dev);
     let cond = match spec.decoder_conditioning() {
-        Conditioning::None => Condition::None,
-        Conditioning::Class { classes } => Condition::Class(Tensor::from_data(
-            TensorData::new((0..batch).map(|k| (k % classes) as i64).collect(), [batch]),
-            dev,
-        )),
-        Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
-            let v: Vec<f64> = (0..batch * dim).map(|k| ((k * 7) % 11) as f64 / 5.0 - 1.0).collect();
-            Condition::Vector(Tensor::from_data(TensorData::new(v, [batch, dim]), dev))
-        }
+        Conditioning::None => CondInput::None,
+        Conditioning::Class { classes } => CondInput::Labels((0..batch).map(|k| (k % classes) as i64).collect()),
+        Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => CondInput::Vectors(
+            (0..batch * dim).map(|k| ((k * 7) % 11) as f32 / 5.0 - 1.0).collect(),
+            dim,
+        ),
     };
+    let cond = Condition::from_host(&cond, dev);
     // the auto-encoder scores images through its own encoder
     let cond = if spec.arch == Arch::Autoencoder {
         Condition::None

@@ -14,7 +14,6 @@
 //! stay where the execution provider keeps them (IoBinding), which on a GPU provider is
 //! device memory; these tests run that same code on the CPU provider.
 
-use burn::tensor::{Int, Tensor, TensorData};
 use pixelcnn_models::backend::Cpu;
 use pixelcnn_models::{Arch, Condition, Conditioning, ModelSpec, PixelModel};
 use pixelcnn_runtime::sampler::{self, CondInput, Mode, SampleRequest};
@@ -37,29 +36,6 @@ fn spec_of(name: &str) -> ModelSpec {
         .find(|(n, _)| n == name)
         .unwrap_or_else(|| panic!("no variant {name}"))
         .1
-}
-
-fn cond_input(spec: &ModelSpec, labels: &[i64], vectors: &[f32], dim: usize) -> CondInput {
-    match spec.decoder_conditioning() {
-        Conditioning::None => CondInput::None,
-        Conditioning::Class { .. } => CondInput::Labels(labels.to_vec()),
-        Conditioning::Vector { .. } | Conditioning::Spatial { .. } => CondInput::Vectors(vectors.to_vec(), dim),
-    }
-}
-
-fn burn_cond(spec: &ModelSpec, labels: &[i64], vectors: &[f32], dim: usize) -> Condition<Cpu> {
-    let dev = Default::default();
-    match spec.decoder_conditioning() {
-        Conditioning::None => Condition::None,
-        Conditioning::Class { .. } => Condition::Class(Tensor::<Cpu, 1, Int>::from_data(
-            TensorData::new(labels.to_vec(), [labels.len()]),
-            &dev,
-        )),
-        Conditioning::Vector { .. } | Conditioning::Spatial { .. } => Condition::Vector(Tensor::<Cpu, 2>::from_data(
-            TensorData::new(vectors.to_vec(), [N, dim]),
-            &dev,
-        )),
-    }
 }
 
 fn seeds(base: u64) -> Vec<u64> {
@@ -85,7 +61,10 @@ fn check(variant: &str, engine: EngineKind, mode: Mode, task: Task) {
     };
     let vectors: Vec<f32> = (0..N * dim).map(|k| ((k * 7 % 11) as f32 - 5.0) / 4.0).collect();
     let mut req = SampleRequest {
-        cond: cond_input(&spec, &x.labels, &vectors, dim),
+        cond: match dim {
+            0 => x.cond(),
+            _ => CondInput::Vectors(vectors, dim),
+        },
         seeds: seeds(SEED),
         prefix: None,
         temperature: 1.0,
@@ -106,7 +85,7 @@ fn check(variant: &str, engine: EngineKind, mode: Mode, task: Task) {
     assert_eq!(got.len(), N * spec.dims());
     match task {
         Task::Sample => {
-            let cond = burn_cond(&spec, &x.labels, &vectors, dim);
+            let cond = Condition::from_host(&req.cond, &dev);
             let want = model.sample_naive(&cond, &req.seeds, 1.0, &dev).unwrap();
             assert!(
                 got == want,

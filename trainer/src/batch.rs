@@ -2,7 +2,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use pixelcnn_models::{Condition, Conditioning, ModelSpec};
+use pixelcnn_models::{CondInput, Condition, Conditioning, ModelSpec};
 
 use crate::datasets::Dataset;
 
@@ -15,23 +15,21 @@ pub struct Batch<B: Backend> {
 }
 
 /// The condition a model needs for dataset items `idx` (labels or vectors).
-pub fn condition<B: Backend>(spec: &ModelSpec, ds: &Dataset, idx: &[usize], device: &B::Device) -> Condition<B> {
+pub fn condition(spec: &ModelSpec, ds: &Dataset, idx: &[usize]) -> CondInput {
     if spec.encoder.is_some() {
-        return Condition::None; // the auto-encoder conditions on its own encoding
+        return CondInput::None; // the auto-encoder conditions on its own encoding
     }
     match spec.conditioning {
-        Conditioning::None => Condition::None,
-        Conditioning::Class { .. } => {
-            let labels: Vec<i64> = idx.iter().map(|&i| ds.labels[i] as i64).collect();
-            Condition::Class(Tensor::from_data(TensorData::new(labels, [idx.len()]), device))
-        }
+        Conditioning::None => CondInput::None,
+        Conditioning::Class { .. } => CondInput::Labels(idx.iter().map(|&i| ds.labels[i] as i64).collect()),
         Conditioning::Vector { .. } | Conditioning::Spatial { .. } => {
             let (v, d) = ds.vectors.as_ref().expect("vectors checked at load");
-            let rows: Vec<f32> = idx
-                .iter()
-                .flat_map(|&i| v[i * d..(i + 1) * d].iter().copied())
-                .collect();
-            Condition::Vector(Tensor::from_data(TensorData::new(rows, [idx.len(), *d]), device))
+            CondInput::Vectors(
+                idx.iter()
+                    .flat_map(|&i| v[i * d..(i + 1) * d].iter().copied())
+                    .collect(),
+                *d,
+            )
         }
     }
 }
@@ -58,6 +56,6 @@ pub fn make_batch<B: Backend>(spec: &ModelSpec, ds: &Dataset, idx: &[usize], dev
     Batch {
         images,
         targets,
-        cond: condition(spec, ds, idx, device),
+        cond: Condition::from_host(&condition(spec, ds, idx), device),
     }
 }

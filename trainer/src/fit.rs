@@ -22,7 +22,7 @@ use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use pixelcnn_models::checkpoint::{self, CHECKPOINTS};
 use pixelcnn_models::fused::{FusedAutodiff, FusedOps};
-use pixelcnn_models::{Condition, Conditioning, PixelModel};
+use pixelcnn_models::{CondInput, Condition, Conditioning, PixelModel};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -555,14 +555,11 @@ fn write_samples<B: FusedOps>(
             let b = make_batch::<B>(spec, test, &idx, device);
             Condition::Vector(model.encode(b.images).expect("auto-encoder"))
         }
-        (Conditioning::Class { classes }, _) => {
-            let labels: Vec<i64> = (0..n).map(|k| (k % classes) as i64).collect();
-            Condition::Class(burn::tensor::Tensor::from_data(
-                burn::tensor::TensorData::new(labels, [n]),
-                device,
-            ))
-        }
-        _ => condition(spec, test, &idx, device),
+        (Conditioning::Class { classes }, _) => Condition::from_host(
+            &CondInput::Labels((0..n).map(|k| (k % classes) as i64).collect()),
+            device,
+        ),
+        _ => Condition::from_host(&condition(spec, test, &idx), device),
     };
     let images = sample(model, n, &cond, seed, 1.0, false, device)?;
     let cols = (n as f64).sqrt().ceil() as usize;

@@ -3,8 +3,6 @@
 //! exported graphs (up to float differences in the logits). Gated models use their
 //! cached steps; `naive` runs the full network once per sub-pixel (the reference).
 
-use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 use pixelcnn_core::rng::image_seed;
 use pixelcnn_models::fused::FusedOps;
 use pixelcnn_models::{Condition, PixelModel};
@@ -25,12 +23,4 @@ pub fn sample<B: FusedOps>(
     } else {
         model.sample(cond, &seeds, temperature, device)
     }
-}
-
-/// Class labels `[n]` as a condition.
-pub fn class_condition<B: Backend>(label: usize, n: usize, device: &B::Device) -> Condition<B> {
-    Condition::Class(Tensor::<B, 1, burn::tensor::Int>::from_data(
-        TensorData::new(vec![label as i64; n], [n]),
-        device,
-    ))
 }
