@@ -6,7 +6,7 @@
 //! [batch], the NLL of `image` itself in bits per sub-pixel.
 
 use burn::tensor::backend::Backend;
-use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
+use pixelcnn_models::{Conditioning, Decoder, PixelModel, LEVELS};
 
 use crate::builder::{Attr, Dim, Elem, GraphBuilder};
 use crate::layers::{self, CondValue};
@@ -54,16 +54,15 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     let x = layers::normalize(&mut g, &image);
     let cond = decoder_cond(&mut g, model, &x, given);
     let lw = &mut Onnx::new(&mut g, cond, None, s.hidden, h);
-    let raw = match (&model.gated, &model.baseline) {
-        (Some(net), _) => {
+    let raw = match &model.decoder {
+        Decoder::Gated(net) => {
             let (mut v, mut hs) = (x.clone(), x);
             for layer in &net.layers {
                 (v, hs) = layer.lower_image(lw, &v, &hs);
             }
             net.head.lower_image(lw, &hs)
         }
-        (_, Some(net)) => net.lower_image(lw, &x),
-        _ => unreachable!("a model has one decoder"),
+        Decoder::Plain(net) => net.lower_image(lw, &x),
     };
     let shape = g.ints("shape", &[0, c as i64, LEVELS as i64, h as i64, w as i64]);
     let r = g.node("Reshape", &[&raw, &shape], vec![]);

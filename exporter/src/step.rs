@@ -21,7 +21,6 @@
 //! above and left of the image (the link has no bias for this reason).
 
 use burn::tensor::backend::Backend;
-use pixelcnn_models::gated::GatedPixelCnn;
 use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
 
 use crate::builder::{Attr, Dim, Elem, GraphBuilder};
@@ -55,13 +54,9 @@ fn step_cond<B: Backend>(g: &mut GraphBuilder, model: &PixelModel<B>) -> (CondVa
     (CondValue::Map(row.clone()), Some(row))
 }
 
-fn decoder<B: Backend>(model: &PixelModel<B>) -> Option<&GatedPixelCnn<B>> {
-    model.gated.as_ref()
-}
-
 /// Builds `step_row.onnx`; `None` for architectures without cached sampling.
 pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
-    let net = decoder(model)?;
+    let net = model.gated()?;
     let s = &model.spec;
     let (c, w, p, l) = (s.channels, s.width, s.hidden, s.layers);
     let mut g = GraphBuilder::new("pixelcnn_step_row");
@@ -115,7 +110,7 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
 
 /// Builds `step_pixel.onnx`; `None` for architectures without cached sampling.
 pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
-    let net = decoder(model)?;
+    let net = model.gated()?;
     let s = &model.spec;
     let (c, w, p, l) = (s.channels, s.width, s.hidden, s.layers);
     let mut g = GraphBuilder::new("pixelcnn_step_pixel");

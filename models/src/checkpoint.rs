@@ -1,5 +1,6 @@
 //! Checkpoint directories: `RUN/checkpoints/step-000123/` holding `spec.json`,
-//! `model.bin` (burn record, full precision), and whatever else the trainer adds
+//! `weights.bin` (burn record, full precision; `model.bin` in checkpoints written before
+//! the decoder became one enum module, still read), and whatever else the trainer adds
 //! (`optim.bin`, `state.json`). A checkpoint is written into a hidden temporary
 //! directory, every file fsynced, then renamed into place, so a crash never leaves a
 //! half-written checkpoint where a reader would find it. `manifest.json` stores each
@@ -9,12 +10,13 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::model::PixelModel;
+use crate::model::{Decoder, DecoderRecord, PixelModel, PixelModelRecord, PixelModelRecordV1};
 use crate::spec::ModelSpec;
 
 /// A checkpoint that can't be read, naming the file and the problem.
@@ -45,7 +47,9 @@ fn invalid(path: &Path, problem: impl Into<String>) -> CheckpointError {
 }
 
 pub const SPEC_FILE: &str = "spec.json";
-pub const MODEL_FILE: &str = "model.bin";
+pub const MODEL_FILE: &str = "weights.bin";
+/// The weights file of older checkpoints, in the layout of [`PixelModelRecordV1`].
+pub const MODEL_FILE_V1: &str = "model.bin";
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const CHECKPOINTS: &str = "checkpoints";
 
@@ -197,12 +201,72 @@ pub fn record_from_bytes<B: Backend, R: burn::record::Record<B>>(
     Recorder::<B>::load(&Rec::default(), bytes, device).map_err(|e| e.to_string())
 }
 
-/// Loads the model (spec + weights) of a checkpoint directory.
+/// Loads the model (spec + weights) of a checkpoint directory, in either weights layout.
 pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelModel<B>, CheckpointError> {
     let spec = read_spec(dir)?;
-    let bytes = read_file(dir, MODEL_FILE)?;
-    let record = record_from_bytes::<B, _>(bytes, device).map_err(|e| invalid(&dir.join(MODEL_FILE), e))?;
-    Ok(PixelModel::new(&spec, 0, device).load_record(record))
+    let legacy = !dir.join(MODEL_FILE).exists() && dir.join(MODEL_FILE_V1).exists();
+    let file = if legacy { MODEL_FILE_V1 } else { MODEL_FILE };
+    let weights = dir.join(file);
+    let bytes = read_file(dir, file)?;
+    let record: PixelModelRecord<B> = if legacy {
+        record_from_bytes::<B, PixelModelRecordV1<B>>(bytes, device)
+            .map_err(|e| invalid(&weights, e))?
+            .upgrade()
+            .ok_or_else(|| invalid(&weights, "holds no decoder"))?
+    } else {
+        record_from_bytes::<B, _>(bytes, device).map_err(|e| invalid(&weights, e))?
+    };
+    let fresh = PixelModel::new(&spec, 0, device);
+    // what burn's load_record would panic on: another decoder, another layer count
+    let layers = match (&fresh.decoder, &record.decoder) {
+        (Decoder::Gated(_), DecoderRecord::Gated(r)) => r.layers.len(),
+        (Decoder::Plain(_), DecoderRecord::Plain(r)) => r.layers.len(),
+        _ => {
+            return Err(invalid(
+                &weights,
+                format!("holds another decoder than {SPEC_FILE} describes"),
+            ))
+        }
+    };
+    if layers != spec.layers {
+        return Err(invalid(
+            &weights,
+            format!(
+                "does not fit {SPEC_FILE}: {layers} layers, the spec has {}",
+                spec.layers
+            ),
+        ));
+    }
+    let want = param_shapes(&fresh);
+    let model = fresh.load_record(record);
+    let got = param_shapes(&model);
+    if got != want {
+        let k = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
+        return Err(invalid(
+            &weights,
+            format!(
+                "does not fit {SPEC_FILE}: {} parameters, the spec has {}; parameter {k} is {:?}, the spec wants {:?}",
+                got.len(),
+                want.len(),
+                got.get(k),
+                want.get(k)
+            ),
+        ));
+    }
+    Ok(model)
+}
+
+/// The shape of every parameter, in module order.
+fn param_shapes<B: Backend>(model: &PixelModel<B>) -> Vec<Vec<usize>> {
+    struct Shapes(Vec<Vec<usize>>);
+    impl<B: Backend> ModuleVisitor<B> for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0.push(param.val().dims().to_vec());
+        }
+    }
+    let mut v = Shapes(Vec::new());
+    model.visit(&mut v);
+    v.0
 }
 
 /// Files holding a model: its spec and weights.

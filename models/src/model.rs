@@ -14,14 +14,52 @@ use crate::fused::{nll_rows, FusedOps};
 use crate::gated::GatedPixelCnn;
 use crate::spec::{Arch, Conditioning, ModelSpec, LEVELS};
 
+/// The autoregressive network over the pixels.
+#[derive(Module, Debug)]
+pub enum Decoder<B: Backend> {
+    /// The Gated PixelCNN (two stacks, gated units, cached sampling steps).
+    Gated(GatedPixelCnn<B>),
+    /// The plain masked PixelCNN of the paper's ablation (blind spot, no cached steps).
+    Plain(PixelCnn<B>),
+}
+
 #[derive(Module, Debug)]
 pub struct PixelModel<B: Backend> {
-    pub gated: Option<GatedPixelCnn<B>>,
-    pub baseline: Option<PixelCnn<B>>,
+    pub decoder: Decoder<B>,
     pub encoder: Option<Encoder<B>>,
     pub spatial_map: Option<SpatialMap<B>>,
     #[module(skip)]
     pub spec: ModelSpec,
+}
+
+/// The record of checkpoints written before [`Decoder`] existed (their `model.bin`): the
+/// decoder as two options, the other fields as today. Kept so that those checkpoints,
+/// shipped ones included, still load and resume ([`Self::upgrade`]).
+#[derive(burn::record::Record)]
+pub struct PixelModelRecordV1<B: Backend> {
+    pub gated: <Option<GatedPixelCnn<B>> as Module<B>>::Record,
+    pub baseline: <Option<PixelCnn<B>> as Module<B>>::Record,
+    pub encoder: <Option<Encoder<B>> as Module<B>>::Record,
+    pub spatial_map: <Option<SpatialMap<B>> as Module<B>>::Record,
+    pub spec: burn::module::EmptyRecord,
+}
+
+impl<B: Backend> PixelModelRecordV1<B> {
+    /// The same parameters (values and ids) in today's layout; `None` if the record holds
+    /// no decoder.
+    pub fn upgrade(self) -> Option<PixelModelRecord<B>> {
+        let decoder = match (self.gated, self.baseline) {
+            (Some(g), _) => DecoderRecord::Gated(g),
+            (None, Some(p)) => DecoderRecord::Plain(p),
+            (None, None) => return None,
+        };
+        Some(PixelModelRecord {
+            decoder,
+            encoder: self.encoder,
+            spatial_map: self.spatial_map,
+            spec: self.spec,
+        })
+    }
 }
 
 /// uint8 values (as floats) -> the network's input range [-1, 1].
@@ -41,9 +79,9 @@ impl<B: Backend> PixelModel<B> {
         spec.validate().expect("valid model spec");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let cond = spec.decoder_conditioning();
-        let (gated, baseline) = match spec.arch {
-            Arch::Gated | Arch::Autoencoder => (Some(GatedPixelCnn::new(spec, &cond, &mut rng, device)), None),
-            Arch::Pixelcnn => (None, Some(PixelCnn::new(spec, &cond, &mut rng, device))),
+        let decoder = match spec.arch {
+            Arch::Gated | Arch::Autoencoder => Decoder::Gated(GatedPixelCnn::new(spec, &cond, &mut rng, device)),
+            Arch::Pixelcnn => Decoder::Plain(PixelCnn::new(spec, &cond, &mut rng, device)),
         };
         let encoder = spec.encoder.as_ref().map(|e| Encoder::new(spec, e, &mut rng, device));
         let spatial_map = match cond {
@@ -58,8 +96,7 @@ impl<B: Backend> PixelModel<B> {
             _ => None,
         };
         Self {
-            gated,
-            baseline,
+            decoder,
             encoder,
             spatial_map,
             spec: spec.clone(),
@@ -77,13 +114,12 @@ impl<B: Backend> PixelModel<B> {
         let [b, c, h, w] = images.dims();
         let x = normalize(images);
         let features = self.features(&x, cond);
-        match (&self.gated, &self.baseline) {
-            (Some(g), _) => g
+        match &self.decoder {
+            Decoder::Gated(g) => g
                 .forward_rows(x, &features)
                 .reshape([b, h, w, c, LEVELS])
                 .permute([0, 3, 1, 2, 4]),
-            (_, Some(p)) => logits_nchw(p.forward(x, &features), c),
-            _ => unreachable!("a model has one decoder"),
+            Decoder::Plain(p) => logits_nchw(p.forward(x, &features), c),
         }
     }
 
@@ -93,10 +129,9 @@ impl<B: Backend> PixelModel<B> {
         let c = images.dims()[1];
         let x = normalize(images);
         let features = self.features(&x, cond);
-        match (&self.gated, &self.baseline) {
-            (Some(g), _) => logits_nchw(g.forward_reference(x, &features), c),
-            (_, Some(p)) => logits_nchw(p.forward(x, &features), c),
-            _ => unreachable!("a model has one decoder"),
+        match &self.decoder {
+            Decoder::Gated(g) => logits_nchw(g.forward_reference(x, &features), c),
+            Decoder::Plain(p) => logits_nchw(p.forward(x, &features), c),
         }
     }
 
@@ -106,8 +141,8 @@ impl<B: Backend> PixelModel<B> {
     where
         B: FusedOps,
     {
-        match &self.gated {
-            Some(g) => {
+        match &self.decoder {
+            Decoder::Gated(g) => {
                 let [b, c, h, w] = images.dims();
                 let x = normalize(images);
                 let features = self.features(&x, cond);
@@ -117,7 +152,15 @@ impl<B: Backend> PixelModel<B> {
                 let t = targets.permute([0, 2, 3, 1]).reshape([b * h * w * c]);
                 nll_rows(logits, t).reshape([b, h * w * c]).sum_dim(1).reshape([b])
             }
-            None => nll_nats(self.forward(images, cond), targets),
+            Decoder::Plain(_) => nll_nats(self.forward(images, cond), targets),
+        }
+    }
+
+    /// The Gated PixelCNN decoder; `None` for the plain PixelCNN, which has no cached steps.
+    pub fn gated(&self) -> Option<&GatedPixelCnn<B>> {
+        match &self.decoder {
+            Decoder::Gated(g) => Some(g),
+            Decoder::Plain(_) => None,
         }
     }
 

@@ -34,7 +34,7 @@ impl<B: FusedOps> PixelModel<B> {
         temperature: f64,
         device: &B::Device,
     ) -> Result<Vec<u8>, DrawError> {
-        self.draw(cond, seeds, temperature, device, self.gated.is_none())
+        self.draw(cond, seeds, temperature, device, self.gated().is_none())
     }
 
     /// [`Self::sample`] with the full network once per sub-pixel, for every
@@ -60,7 +60,7 @@ impl<B: FusedOps> PixelModel<B> {
         check_temperature(temperature)?;
         let mut rngs: Vec<SplitMix64> = seeds.iter().map(|&s| SplitMix64::new(s)).collect();
         let draw = |_: SubPixel, logits: Vec<f64>| draw_all(&logits, temperature, &mut rngs);
-        match (&self.gated, naive) {
+        match (self.gated(), naive) {
             (Some(net), false) => self.cached_loop(net, cond, seeds.len(), device, draw),
             _ => self.naive_loop(cond, seeds.len(), device, draw),
         }
@@ -70,7 +70,7 @@ impl<B: FusedOps> PixelModel<B> {
     /// through the step loop and returns the logits of every sub-pixel in the layout of
     /// [`Self::forward`], `[n, C, H, W, 256]` flattened. `None` for the plain PixelCNN.
     pub fn cached_logits(&self, images: &[u8], cond: &Condition<B>, device: &B::Device) -> Option<Vec<f64>> {
-        let net = self.gated.as_ref()?;
+        let net = self.gated()?;
         let s = &self.spec;
         let (c, h, w) = (s.channels, s.height, s.width);
         let n = images.len() / s.dims();

@@ -242,7 +242,7 @@ fn checkpoints_are_atomic_and_checked() {
     let err = checkpoint::load_model::<Cpu>(&latest, &Default::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("model.bin") && err.contains("corrupt"), "{err}");
+    assert!(err.contains(checkpoint::MODEL_FILE) && err.contains("corrupt"), "{err}");
     // a fresh fit into a run with checkpoints refuses to overwrite it
     let err = fit::<B>(&cfg, &opts(&run, false), &Default::default())
         .unwrap_err()
