@@ -38,7 +38,10 @@ fn main() {
                 let ckpt = checkpoint::latest(run)?;
                 (checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?, ckpt)
             }
-            (None, Some(path)) => {
+            (None, spec) => {
+                let path = spec
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("pass --run RUN_DIR or --spec FILE"))?;
                 let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 let spec = if path.extension().is_some_and(|e| e == "json") {
                     ModelSpec::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
@@ -56,7 +59,6 @@ fn main() {
                 };
                 (PixelModel::<Cpu>::new(&spec, 0, &Default::default()), path.clone())
             }
-            (None, None) => unreachable!("clap requires --run or --spec"),
         };
         let report = pixelcnn_exporter::export(&model, &cli.out, cli.opset)?;
         if cli.reference > 0 {

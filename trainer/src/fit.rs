@@ -551,9 +551,9 @@ fn write_samples<B: FusedOps>(
     // the auto-encoder: reconstructions of test images through their encodings.
     let idx: Vec<usize> = (0..n).map(|k| k % test.len()).collect();
     let cond = match (&spec.conditioning, &model.encoder) {
-        (_, Some(_)) => {
+        (_, Some(encoder)) => {
             let b = make_batch::<B>(spec, test, &idx, device);
-            Condition::Vector(model.encode(b.images).expect("auto-encoder"))
+            Condition::Vector(encoder.forward(pixelcnn_models::model::normalize(b.images)))
         }
         (Conditioning::Class { classes }, _) => Condition::from_host(
             &CondInput::Labels((0..n).map(|k| (k % classes) as i64).collect()),
