@@ -28,8 +28,14 @@ full_json=""
 if "$py" -c "import onnxruntime as o,sys;s=o.InferenceSession('$out/model.onnx');sys.exit(0 if [i.name for i in s.get_inputs()]==['image'] else 1)"; then
   full_json="$("$py" scripts/check_onnx.py "$out" --score "$dataset/t10k-images-idx3-ubyte"* )"
 fi
-"$bin"/sample --model "$out" --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args --out "$out/samples.png" > "$out/.sample.json"
-rm -f "$out/.export.json"
+if [ -f "$out/encoder.onnx" ]; then
+  # the auto-encoder: reconstructions of test images, judged by the digit classifier
+  pictures="\`reconstructions.png\` (odd rows: MNIST test images 0-49; even rows: one sample of the decoder given each image's code) from \`scripts/check-reconstructions.sh $out 100 $out/reconstructions.png\`, which also prints the classifier's verdict: \`$(scripts/check-reconstructions.sh "$out" 100 "$out/reconstructions.png")\`"
+else
+  "$bin"/sample --model "$out" --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args --out "$out/samples.png" > "$out/.sample.json"
+  pictures="\`samples.png\` from \`sample --model $out --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args\`"
+fi
+rm -f "$out/.export.json" "$out/.sample.json"
 converged="Not converged."
 case "$dataset" in
   *fashion*) ;;  # Fashion-MNIST's path contains "mnist" too
@@ -47,7 +53,7 @@ cat > "$out/MODEL_CARD.md" <<CARD
 - Test bits/dim, \`trainer eval --run RUN --limit $limit\` (burn): \`$eval_json\`
 - Test bits/dim, whole test set, Python ONNX Runtime on \`model.onnx\`
   (\`scripts/check_onnx.py $out --score $dataset/t10k-images-idx3-ubyte*\`): \`${full_json:-n/a (conditional model: the scorer feeds images only)}\`
-- Samples: \`samples.png\` from \`sample --model $out --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args\`
+- Pictures: $pictures
 - Curves: \`training-curves.png\` (train bits/dim per step, test bits/dim at epoch ends and at the end of each run)
 - Files: \`model.onnx\` (scoring, naive sampling), \`step_row.onnx\` + \`step_pixel.onnx\` (cached
   sampling), \`README.md\` (interface); the spec and contract are in every graph's metadata;
