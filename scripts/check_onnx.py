@@ -4,9 +4,11 @@
   check_onnx.py OUT_DIR           onnx.checker (full_check) on every graph, then runs
                                   model.onnx on OUT_DIR/reference/ inputs and compares
                                   logits and bits_per_dim with the Rust (burn) values.
-  check_onnx.py OUT_DIR --score IDX_IMAGES [--limit N]
+  check_onnx.py OUT_DIR --score IDX_IMAGES [--labels IDX_LABELS] [--limit N]
                                   prints the mean bits_per_dim of an MNIST-style IDX
-                                  image file (raw or .gz) as one JSON line.
+                                  image file (raw or .gz) as one JSON line; a
+                                  class-conditional model is scored given each image's
+                                  true label (--labels).
 """
 import argparse, gzip, json, os, sys
 
@@ -50,16 +52,37 @@ def read_idx(path):
     return np.frombuffer(raw[16:], dtype=np.uint8).reshape(n, 1, r, c)
 
 
-def score(out_dir, images_path, limit, batch=250):
+def read_labels(path):
+    raw = open(path, "rb").read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    magic, n = np.frombuffer(raw[:8], dtype=">u4")
+    if magic != 0x801 or len(raw) != 8 + n:
+        sys.exit(f"{path}: not an IDX uint8 label file of the expected size")
+    return np.frombuffer(raw[8:], dtype=np.uint8).astype(np.int64)
+
+
+def score(out_dir, images_path, labels_path, limit, batch=250):
     sess = ort.InferenceSession(os.path.join(out_dir, "model.onnx"), providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
-    if names != ["image"]:
-        sys.exit(f"--score supports unconditional models (inputs: {names})")
+    if names not in (["image"], ["image", "label"]):
+        sys.exit(f"--score supports unconditional and class-conditional models (inputs: {names})")
+    if "label" in names and not labels_path:
+        sys.exit("this model is class-conditional: pass --labels IDX_LABELS (the true labels)")
     x = read_idx(images_path)[:limit]
+    y = read_labels(labels_path)[:limit] if "label" in names else None
+    if y is not None and len(y) != len(x):
+        sys.exit(f"{labels_path}: {len(y)} labels for {len(x)} images")
     total = 0.0
     for s in range(0, len(x), batch):
-        total += float(sess.run(["bits_per_dim"], {"image": x[s:s + batch]})[0].astype(np.float64).sum())
-    print(json.dumps({"bits_per_dim": total / len(x), "images": len(x), "runtime": "python-onnxruntime " + ort.__version__}))
+        feeds = {"image": x[s:s + batch]}
+        if y is not None:
+            feeds["label"] = y[s:s + batch]
+        total += float(sess.run(["bits_per_dim"], feeds)[0].astype(np.float64).sum())
+    out = {"bits_per_dim": total / len(x), "images": len(x), "runtime": "python-onnxruntime " + ort.__version__}
+    if y is not None:
+        out["given"] = "true labels"
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
@@ -67,9 +90,10 @@ if __name__ == "__main__":
     ap.add_argument("out_dir")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--score")
+    ap.add_argument("--labels")
     ap.add_argument("--limit", type=int, default=None)
     a = ap.parse_args()
     if a.score:
-        score(a.out_dir, a.score, a.limit)
+        score(a.out_dir, a.score, a.labels, a.limit)
     else:
         check(a.out_dir, a.tol)

@@ -25,9 +25,9 @@ secs=$(python3 -c "import json;print(round(json.load(open('$state'))['train_seco
 eval_json="$("$bin"/trainer eval --run "$run" --limit "$limit")"
 dataset=$(sed -n 's/^  path: //p' "$run/config.yaml" | head -n1)
 full_json=""
-if "$py" -c "import onnxruntime as o,sys;s=o.InferenceSession('$out/model.onnx');sys.exit(0 if [i.name for i in s.get_inputs()]==['image'] else 1)"; then
-  full_json="$("$py" scripts/check_onnx.py "$out" --score "$dataset/t10k-images-idx3-ubyte"* )"
-fi
+score_cmd="scripts/check_onnx.py $out --score $(echo "$dataset"/t10k-images-idx3-ubyte*) --labels $(echo "$dataset"/t10k-labels-idx1-ubyte*)"
+# unconditional and class-conditional models (given the true labels); vector-conditioned ones have no test vectors here
+full_json="$("$py" $score_cmd 2>&1)" || full_json=""
 if [ -f "$out/encoder.onnx" ]; then
   # the auto-encoder: reconstructions of test images, judged by the digit classifier
   pictures="\`reconstructions.png\` (odd rows: MNIST test images 0-49; even rows: one sample of the decoder given each image's code) from \`scripts/check-reconstructions.sh $out 100 $out/reconstructions.png\`, which also prints the classifier's verdict: \`$(scripts/check-reconstructions.sh "$out" 100 "$out/reconstructions.png")\`"
@@ -52,7 +52,7 @@ cat > "$out/MODEL_CARD.md" <<CARD
 - Resume: \`cp -r $out/run runs/$name && trainer fit --config runs/$name/config.yaml --out runs/$name --resume\`
 - Test bits/dim, \`trainer eval --run RUN --limit $limit\` (burn): \`$eval_json\`
 - Test bits/dim, whole test set, Python ONNX Runtime on \`model.onnx\`
-  (\`scripts/check_onnx.py $out --score $dataset/t10k-images-idx3-ubyte*\`): \`${full_json:-n/a (conditional model: the scorer feeds images only)}\`
+  (\`$score_cmd\`): \`${full_json:-n/a (vector-conditioned model: no test vectors to score with)}\`
 - Pictures: $pictures
 - Curves: \`training-curves.png\` (train bits/dim per step, test bits/dim at epoch ends and at the end of each run)
 - Files: \`model.onnx\` (scoring, naive sampling), \`step_row.onnx\` + \`step_pixel.onnx\` (cached
