@@ -226,42 +226,31 @@ fn compress_and_decompress_round_trip_a_png_and_refuse_bad_files() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let back = tmp.path().join("back.png");
-    let run = |args: &[&std::ffi::OsStr]| Command::new(decompress).args(args).output().unwrap();
-    let ok = run(&[
-        "--backend".as_ref(),
-        "tract".as_ref(),
-        "--model".as_ref(),
-        model.as_os_str(),
-        "--in".as_ref(),
-        pcnn.as_os_str(),
-        "--out".as_ref(),
-        back.as_os_str(),
-    ]);
+    // decompress `input` to `back` with the extra flags
+    let run = |input: &Path, extra: &[&str]| {
+        Command::new(decompress)
+            .args(extra)
+            .arg("--model")
+            .arg(&model)
+            .arg("--in")
+            .arg(input)
+            .arg("--out")
+            .arg(&back)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&pcnn, &["--backend", "tract"]);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let img = image::open(&back).unwrap().to_luma8().into_raw();
     assert_eq!(img, idx.pixels[..784].to_vec());
     // the wrong engine, and a file that is not a .pcnn: one clear line each, no panic
-    let wrong = run(&[
-        "--model".as_ref(),
-        model.as_os_str(),
-        "--in".as_ref(),
-        pcnn.as_os_str(),
-        "--out".as_ref(),
-        back.as_os_str(),
-    ]);
+    let wrong = run(&pcnn, &[]);
     let err = String::from_utf8_lossy(&wrong.stderr);
     assert!(
         !wrong.status.success() && err.contains("--backend tract") && !err.contains("panicked"),
         "{err}"
     );
-    let junk = run(&[
-        "--model".as_ref(),
-        model.as_os_str(),
-        "--in".as_ref(),
-        png.as_os_str(),
-        "--out".as_ref(),
-        back.as_os_str(),
-    ]);
+    let junk = run(&png, &[]);
     let err = String::from_utf8_lossy(&junk.stderr);
     assert!(
         !junk.status.success() && err.contains("digit.png") && err.contains("PCNNCODE"),
