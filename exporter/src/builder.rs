@@ -16,6 +16,16 @@ pub enum Dim {
     Sym(&'static str),
 }
 
+/// The symbolic batch dimension every graph input and output starts with.
+pub const BATCH: &str = "batch";
+
+/// `[batch, dims...]`: a graph value's shape, the symbolic batch first.
+pub fn batched(dims: &[usize]) -> Vec<Dim> {
+    std::iter::once(Dim::Sym(BATCH))
+        .chain(dims.iter().map(|&d| Dim::Fixed(d)))
+        .collect()
+}
+
 /// Element types of these graphs: the contract's, under the name the graph code uses.
 pub use pixelcnn_models::contract::Dtype as Elem;
 

@@ -8,20 +8,18 @@
 use burn::tensor::backend::Backend;
 use pixelcnn_models::{Conditioning, Decoder, PixelModel, LEVELS};
 
-use crate::builder::{Attr, Dim, Elem, GraphBuilder};
+use crate::builder::{batched, Attr, Elem, GraphBuilder};
 use crate::layers::{self, CondValue};
 use crate::lower::Onnx;
 use pixelcnn_core::contract::names;
-
-pub const BATCH: &str = "batch";
 
 /// Declares the conditioning inputs a decoder takes; returns them as graph values.
 pub fn cond_inputs(g: &mut GraphBuilder, cond: &Conditioning) -> CondValue {
     match cond {
         Conditioning::None => CondValue::None,
-        Conditioning::Class { .. } => CondValue::Class(g.input(names::LABEL, Elem::I64, &[Dim::Sym(BATCH)])),
+        Conditioning::Class { .. } => CondValue::Class(g.input(names::LABEL, Elem::I64, &batched(&[]))),
         Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => {
-            CondValue::Dense(g.input(names::COND, Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(*dim)]))
+            CondValue::Dense(g.input(names::COND, Elem::F32, &batched(&[*dim])))
         }
     }
 }
@@ -43,8 +41,7 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     let s = &model.spec;
     let (c, h, w) = (s.channels, s.height, s.width);
     let mut g = GraphBuilder::new("pixelcnn");
-    let dims = [Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(h), Dim::Fixed(w)];
-    let image = g.input(names::IMAGE, Elem::U8, &dims);
+    let image = g.input(names::IMAGE, Elem::U8, &batched(&[c, h, w]));
     // the auto-encoder takes only the image: its condition is its own encoding
     let given = if model.encoder.is_some() {
         CondValue::None
@@ -79,10 +76,8 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
         (-1.0 / (s.dims() as f64 * std::f64::consts::LN_2)) as f32,
     );
     let bpd = g.node("Mul", &[&total, &k], vec![]);
-    let mut ldims = dims.to_vec();
-    ldims.push(Dim::Fixed(LEVELS));
-    g.output(names::LOGITS, &logits, Elem::F32, &ldims);
-    g.output("bits_per_dim", &bpd, Elem::F32, &[Dim::Sym(BATCH)]);
+    g.output(names::LOGITS, &logits, Elem::F32, &batched(&[c, h, w, LEVELS]));
+    g.output("bits_per_dim", &bpd, Elem::F32, &batched(&[]));
     g
 }
 
@@ -92,18 +87,9 @@ pub fn encoder_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> 
     let s = &model.spec;
     let m = s.encoder.as_ref().map(|e| e.bottleneck)?;
     let mut g = GraphBuilder::new("pixelcnn_encoder");
-    let image = g.input(
-        names::IMAGE,
-        Elem::U8,
-        &[
-            Dim::Sym(BATCH),
-            Dim::Fixed(s.channels),
-            Dim::Fixed(s.height),
-            Dim::Fixed(s.width),
-        ],
-    );
+    let image = g.input(names::IMAGE, Elem::U8, &batched(&[s.channels, s.height, s.width]));
     let x = layers::normalize(&mut g, &image);
     let h = layers::encoder(&mut g, enc, &x);
-    g.output(names::COND, &h, Elem::F32, &[Dim::Sym(BATCH), Dim::Fixed(m)]);
+    g.output(names::COND, &h, Elem::F32, &batched(&[m]));
     Some(g)
 }

@@ -11,11 +11,14 @@ use pixelcnn_models::model::NORM_SCALE;
 
 use crate::builder::{Attr, Elem, GraphBuilder};
 
-/// A burn tensor's shape and values.
-pub fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> (Vec<usize>, Vec<f32>) {
-    let dims = t.dims().to_vec();
-    let v = t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 weights");
-    (dims, v)
+/// A burn tensor as an f32 initialiser of `g`.
+pub fn weight<B: Backend, const D: usize>(g: &mut GraphBuilder, hint: &str, t: Tensor<B, D>) -> String {
+    let dims = t.dims();
+    g.weight(
+        hint,
+        &dims,
+        t.into_data().convert::<f32>().to_vec().expect("f32 weights"),
+    )
 }
 
 /// Conditioning as graph values, ready for the per-layer projections.
@@ -42,20 +45,16 @@ pub fn normalize(g: &mut GraphBuilder, image_u8: &str) -> String {
 /// Conv with the module's own padding and stride. `pads_override` replaces the
 /// padding (step graphs pad through their state instead).
 pub fn conv<B: Backend>(g: &mut GraphBuilder, c: &Conv<B>, x: &str, pads_override: Option<[usize; 4]>) -> String {
-    let (dims, w) = values(c.effective_weight());
-    let wn = g.weight("W", &dims, w);
-    let mut inputs = vec![x.to_string(), wn];
-    if let Some(b) = &c.bias {
-        let (bd, bv) = values(b.val());
-        inputs.push(g.weight("B", &bd, bv));
-    }
+    let [_, _, kh, kw] = c.shape();
+    let mut inputs = vec![x.to_string(), weight(g, "W", c.effective_weight())];
+    inputs.extend(c.bias.as_ref().map(|b| weight(g, "B", b.val())));
     let [t, l, bo, r] = pads_override.unwrap_or(c.pads);
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     g.node(
         "Conv",
         &refs,
         vec![
-            ("kernel_shape", Attr::Ints(vec![dims[2] as i64, dims[3] as i64])),
+            ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
             ("pads", Attr::Ints(vec![t as i64, l as i64, bo as i64, r as i64])),
             ("strides", Attr::Ints(vec![c.stride as i64; 2])),
         ],
@@ -92,9 +91,7 @@ pub fn shift_down(g: &mut GraphBuilder, x: &str, height: usize) -> String {
 
 /// V^T h as a `[N, out]` tensor for dense conditioning (class or vector).
 pub fn cond_dense<B: Backend>(g: &mut GraphBuilder, proj: &CondProjection<B>, cond: &CondValue) -> String {
-    let w = proj.dense.as_ref().expect("dense projection");
-    let (dims, v) = values(w.val());
-    let wn = g.weight("V", &dims, v);
+    let wn = weight(g, "V", proj.dense.as_ref().expect("dense projection").val());
     match cond {
         // one-hot h times V is V's row for the label
         CondValue::Class(label) => g.node("Gather", &[&wn, label], vec![("axis", Attr::Int(0))]),
@@ -116,10 +113,8 @@ pub fn cond_term<B: Backend>(g: &mut GraphBuilder, proj: &CondProjection<B>, con
 
 /// m(h): `[N, D]` -> `[N, map_channels, H, W]`.
 pub fn spatial_map<B: Backend>(g: &mut GraphBuilder, m: &SpatialMap<B>, h: &str) -> String {
-    let (ld, lw) = values(m.linear_w.val());
-    let (bd, bv) = values(m.linear_b.val());
-    let w = g.weight("map_W", &ld, lw);
-    let b = g.weight("map_B", &bd, bv);
+    let w = weight(g, "map_W", m.linear_w.val());
+    let b = weight(g, "map_B", m.linear_b.val());
     let x = g.node("MatMul", &[h, &w], vec![]);
     let x = g.node("Add", &[&x, &b], vec![]);
     let [c, bh, bw] = m.base;
@@ -127,10 +122,8 @@ pub fn spatial_map<B: Backend>(g: &mut GraphBuilder, m: &SpatialMap<B>, h: &str)
     let x = g.node("Reshape", &[&x, &shape], vec![]);
     let mut x = g.node("Relu", &[&x], vec![]);
     for (i, (wt, bt)) in [(&m.up1_w, &m.up1_b), (&m.up2_w, &m.up2_b)].into_iter().enumerate() {
-        let (wd, wv) = values(wt.val());
-        let (bd, bv) = values(bt.val());
-        let w = g.weight("up_W", &wd, wv);
-        let b = g.weight("up_B", &bd, bv);
+        let w = weight(g, "up_W", wt.val());
+        let b = weight(g, "up_B", bt.val());
         x = g.node(
             "ConvTranspose",
             &[&x, &w, &b],
@@ -154,10 +147,8 @@ pub fn encoder<B: Backend>(g: &mut GraphBuilder, enc: &Encoder<B>, x: &str) -> S
     let x = conv(g, &enc.conv2, &x, None);
     let x = g.node("Relu", &[&x], vec![]);
     let x = g.node("Flatten", &[&x], vec![("axis", Attr::Int(1))]);
-    let (wd, wv) = values(enc.linear_w.val());
-    let (bd, bv) = values(enc.linear_b.val());
-    let w = g.weight("enc_W", &wd, wv);
-    let b = g.weight("enc_B", &bd, bv);
+    let w = weight(g, "enc_W", enc.linear_w.val());
+    let b = weight(g, "enc_B", enc.linear_b.val());
     let x = g.node("MatMul", &[&x, &w], vec![]);
     g.node("Add", &[&x, &b], vec![])
 }

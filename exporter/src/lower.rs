@@ -10,7 +10,7 @@ use pixelcnn_models::conv::{Conv, Pads};
 use pixelcnn_models::lower::Lower;
 
 use crate::builder::{Attr, GraphBuilder};
-use crate::layers::{self, values, CondValue};
+use crate::layers::{self, weight, CondValue};
 
 /// Lowers layers into `g`. `cond` is the conditioning as graph values; `map_here` the
 /// spatial map at the graph's position (`[N, cs, 1, W]` for a row step, `[N, cs]` for a
@@ -42,18 +42,6 @@ impl<'g> Onnx<'g> {
     }
 }
 
-/// A `1 x k` (or 1x1) conv's effective weight as a `[k*in, out]` matrix for a window
-/// flattened column by column (index k*in + i), and its bias.
-fn as_matmul<B: Backend>(g: &mut GraphBuilder, conv: &Conv<B>) -> (String, Option<String>) {
-    let (dims, w) = values(conv.matrix());
-    let wn = g.weight("Wm", &dims, w);
-    let bn = conv.bias.as_ref().map(|b| {
-        let (bd, bv) = values(b.val());
-        g.weight("Bm", &bd, bv)
-    });
-    (wn, bn)
-}
-
 impl<B: Backend> Lower<B> for Onnx<'_> {
     type Map = String;
     type Pixel = String;
@@ -80,10 +68,10 @@ impl<B: Backend> Lower<B> for Onnx<'_> {
         }
     }
 
-    /// `x @ W (+ b)`, the bias fused into one Gemm.
+    /// `x @ W (+ b)`, the bias fused into one Gemm; `W` is the conv's `[k*in, out]` matrix.
     fn dense(&mut self, conv: &Conv<B>, x: &String) -> String {
-        let (w, b) = as_matmul(self.g, conv);
-        match b {
+        let w = weight(self.g, "Wm", conv.matrix());
+        match conv.bias.as_ref().map(|b| weight(self.g, "Bm", b.val())) {
             Some(b) => self.g.node("Gemm", &[x, &w, &b], vec![]),
             None => self.g.node("MatMul", &[x, &w], vec![]),
         }

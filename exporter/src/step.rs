@@ -23,8 +23,7 @@
 use burn::tensor::backend::Backend;
 use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
 
-use crate::builder::{Attr, Dim, Elem, GraphBuilder};
-use crate::full::BATCH;
+use crate::builder::{batched, Attr, Elem, GraphBuilder};
 use crate::layers::{self, CondValue};
 use crate::lower::Onnx;
 use pixelcnn_core::contract::names;
@@ -60,17 +59,10 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let s = &model.spec;
     let (c, w, p, l) = (s.channels, s.width, s.hidden, s.layers);
     let mut g = GraphBuilder::new("pixelcnn_step_row");
-    let row = g.input(names::ROW, Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)]);
+    let row = g.input(names::ROW, Elem::U8, &batched(&[c, w]));
+    let state = |k: usize| batched(&[s.in_features(k), s.vertical_state_rows(k), w]);
     let past: Vec<String> = (0..l)
-        .map(|k| {
-            let dims = [
-                Dim::Sym(BATCH),
-                Dim::Fixed(s.in_features(k)),
-                Dim::Fixed(s.vertical_state_rows(k)),
-                Dim::Fixed(w),
-            ];
-            g.input(&names::past_v(k), Elem::F32, &dims)
-        })
+        .map(|k| g.input(&names::past_v(k), Elem::F32, &state(k)))
         .collect();
     let (cond, map_row) = step_cond(&mut g, model);
     // a spatial map's current row as [B, cs, 1, W], for the layers' 1x1 projections
@@ -83,17 +75,7 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
         let half = s.vertical_state_rows(k);
         let window = lw.g.node("Concat", &[&past[k], &v_in], vec![("axis", Attr::Int(2))]);
         let present = layers::slice(lw.g, &window, 2, 1, half as i64 + 1);
-        lw.g.output(
-            &names::present_v(k),
-            &present,
-            Elem::F32,
-            &[
-                Dim::Sym(BATCH),
-                Dim::Fixed(s.in_features(k)),
-                Dim::Fixed(half),
-                Dim::Fixed(w),
-            ],
-        );
+        lw.g.output(&names::present_v(k), &present, Elem::F32, &state(k));
         let (v_out, link) = layer.lower_row(lw, &window); // link [B, 2p, 1, W]
         links.push(link);
         v_in = v_out;
@@ -103,8 +85,7 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let shape = g.ints("shape", &[0, (l * 2 * p) as i64, w as i64]);
     let cat = g.node("Reshape", &[&cat, &shape], vec![]);
     let ctx = g.node("Transpose", &[&cat], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
-    let dims = [Dim::Sym(BATCH), Dim::Fixed(w), Dim::Fixed(l * 2 * p)];
-    g.output(names::V_CTX, &ctx, Elem::F32, &dims);
+    g.output(names::V_CTX, &ctx, Elem::F32, &batched(&[w, l * 2 * p]));
     Some(g)
 }
 
@@ -114,20 +95,12 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let s = &model.spec;
     let (c, w, p, l) = (s.channels, s.width, s.hidden, s.layers);
     let mut g = GraphBuilder::new("pixelcnn_step_pixel");
-    let row = g.input(names::ROW, Elem::U8, &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(w)]);
+    let row = g.input(names::ROW, Elem::U8, &batched(&[c, w]));
     let col = g.input(names::COL, Elem::I64, &[]);
-    let v_ctx = g.input(
-        names::V_CTX,
-        Elem::F32,
-        &[Dim::Sym(BATCH), Dim::Fixed(w), Dim::Fixed(l * 2 * p)],
-    );
+    let v_ctx = g.input(names::V_CTX, Elem::F32, &batched(&[w, l * 2 * p]));
+    let state = |k: usize| batched(&[s.horizontal_state_cols(k) * p]);
     let past: Vec<Option<String>> = (0..l)
-        .map(|k| {
-            (k > 0).then(|| {
-                let dims = [Dim::Sym(BATCH), Dim::Fixed(s.horizontal_state_cols(k) * p)];
-                g.input(&names::past_h(k), Elem::F32, &dims)
-            })
-        })
+        .map(|k| (k > 0).then(|| g.input(&names::past_h(k), Elem::F32, &state(k))))
         .collect();
     let (cond, map_row) = step_cond(&mut g, model);
     // spatial conditioning: the map at this pixel, [B, cs]
@@ -160,12 +133,7 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
             let half = s.horizontal_state_cols(k);
             window = lw.g.node("Concat", &[past_k, h], vec![("axis", Attr::Int(1))]);
             let present = layers::slice(lw.g, &window, 1, p as i64, ((half + 1) * p) as i64);
-            lw.g.output(
-                &names::present_h(k),
-                &present,
-                Elem::F32,
-                &[Dim::Sym(BATCH), Dim::Fixed(half * p)],
-            );
+            lw.g.output(&names::present_h(k), &present, Elem::F32, &state(k));
         }
         h_in = Some(layer.lower_pixel(lw, &window, h_in.as_ref(), &links[k]));
     }
@@ -173,11 +141,6 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let x = net.head.lower_pixel(lw, &h_last);
     let shape = g.ints("shape", &[0, c as i64, LEVELS as i64]);
     let logits = g.node("Reshape", &[&x, &shape], vec![]);
-    g.output(
-        names::LOGITS,
-        &logits,
-        Elem::F32,
-        &[Dim::Sym(BATCH), Dim::Fixed(c), Dim::Fixed(LEVELS)],
-    );
+    g.output(names::LOGITS, &logits, Elem::F32, &batched(&[c, LEVELS]));
     Some(g)
 }

@@ -4,10 +4,10 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::{activation, Tensor, TensorData};
+use burn::tensor::{activation, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use crate::conv::{uniform, Conv};
+use crate::conv::{uniform_param, Conv};
 use crate::spec::{EncoderSpec, ModelSpec};
 
 #[derive(Module, Debug)]
@@ -38,11 +38,8 @@ impl<B: Backend> Encoder<B> {
         Self {
             conv1,
             conv2,
-            linear_w: Param::from_tensor(Tensor::from_data(
-                TensorData::new(uniform(rng, feats * m, bound), [feats, m]),
-                device,
-            )),
-            linear_b: Param::from_tensor(Tensor::from_data(TensorData::new(uniform(rng, m, bound), [m]), device)),
+            linear_w: uniform_param(rng, [feats, m], bound, device),
+            linear_b: uniform_param(rng, [m], bound, device),
         }
     }
 

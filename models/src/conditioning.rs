@@ -9,7 +9,7 @@ use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{activation, Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
-use crate::conv::{uniform, Conv};
+use crate::conv::{uniform_param, Conv};
 use crate::fused::FusedOps;
 use crate::rows::{add_per_image, to_rows, RowShape};
 use crate::spec::Conditioning;
@@ -110,9 +110,8 @@ impl<B: Backend> CondProjection<B> {
             }
         };
         let bound = 1.0 / (input as f32).sqrt();
-        let w = Tensor::from_data(TensorData::new(uniform(rng, input * out, bound), [input, out]), device);
         Some(Self {
-            dense: Some(Param::from_tensor(w)),
+            dense: Some(uniform_param(rng, [input, out], bound, device)),
             map: None,
         })
     }
@@ -190,38 +189,22 @@ impl<B: Backend> SpatialMap<B> {
     pub fn new(
         dim: usize,
         channels: usize,
-        height: usize,
-        width: usize,
+        [height, width]: [usize; 2],
         rng: &mut ChaCha8Rng,
         device: &B::Device,
     ) -> Self {
         let base = [channels, height / 4, width / 4];
         let n = channels * base[1] * base[2];
-        let param = |rng: &mut ChaCha8Rng, shape: Vec<usize>, fan_in: usize| {
-            let len = shape.iter().product();
-            (uniform(rng, len, 1.0 / (fan_in as f32).sqrt()), shape)
-        };
-        let (lw, lws) = param(rng, vec![dim, n], dim);
-        let (lb, _) = param(rng, vec![n], dim);
-        let fan = channels * UP_KERNEL * UP_KERNEL;
-        let (w1, _) = param(rng, vec![channels, channels, UP_KERNEL, UP_KERNEL], fan);
-        let (b1, _) = param(rng, vec![channels], fan);
-        let (w2, _) = param(rng, vec![channels, channels, UP_KERNEL, UP_KERNEL], fan);
-        let (b2, _) = param(rng, vec![channels], fan);
-        let k = UP_KERNEL;
+        let linear = 1.0 / (dim as f32).sqrt();
+        let up = 1.0 / ((channels * UP_KERNEL * UP_KERNEL) as f32).sqrt();
+        let kernel = [channels, channels, UP_KERNEL, UP_KERNEL];
         Self {
-            linear_w: Param::from_tensor(Tensor::from_data(TensorData::new(lw, [lws[0], lws[1]]), device)),
-            linear_b: Param::from_tensor(Tensor::from_data(TensorData::new(lb, [n]), device)),
-            up1_w: Param::from_tensor(Tensor::from_data(
-                TensorData::new(w1, [channels, channels, k, k]),
-                device,
-            )),
-            up1_b: Param::from_tensor(Tensor::from_data(TensorData::new(b1, [channels]), device)),
-            up2_w: Param::from_tensor(Tensor::from_data(
-                TensorData::new(w2, [channels, channels, k, k]),
-                device,
-            )),
-            up2_b: Param::from_tensor(Tensor::from_data(TensorData::new(b2, [channels]), device)),
+            linear_w: uniform_param(rng, [dim, n], linear, device),
+            linear_b: uniform_param(rng, [n], linear, device),
+            up1_w: uniform_param(rng, kernel, up, device),
+            up1_b: uniform_param(rng, [channels], up, device),
+            up2_w: uniform_param(rng, kernel, up, device),
+            up2_b: uniform_param(rng, [channels], up, device),
             base,
         }
     }

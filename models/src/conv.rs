@@ -35,6 +35,17 @@ pub(crate) fn uniform(rng: &mut ChaCha8Rng, n: usize, bound: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-bound..=bound)).collect()
 }
 
+/// A parameter of `shape` drawn by [`uniform`].
+pub(crate) fn uniform_param<B: Backend, const D: usize>(
+    rng: &mut ChaCha8Rng,
+    shape: [usize; D],
+    bound: f32,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    let values = uniform(rng, shape.iter().product(), bound);
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}
+
 impl<B: Backend> Conv<B> {
     /// Weights drawn uniformly in +-1/sqrt(fan_in) (PyTorch's default scale).
     pub fn new(
@@ -47,19 +58,17 @@ impl<B: Backend> Conv<B> {
     ) -> Self {
         let fan_in = shape[1] * shape[2] * shape[3];
         let bound = 1.0 / (fan_in as f32).sqrt();
-        let n: usize = shape.iter().product();
         if let Some(m) = &mask {
-            assert_eq!(m.len(), n, "mask size must match the kernel");
+            assert_eq!(
+                m.len(),
+                shape.iter().product::<usize>(),
+                "mask size must match the kernel"
+            );
         }
-        let weight = Tensor::from_data(TensorData::new(uniform(rng, n, bound), shape), device);
-        let bias = bias.then(|| {
-            Param::from_tensor(Tensor::from_data(
-                TensorData::new(uniform(rng, shape[0], bound), [shape[0]]),
-                device,
-            ))
-        });
+        let weight = uniform_param(rng, shape, bound, device);
+        let bias = bias.then(|| uniform_param(rng, [shape[0]], bound, device));
         Self {
-            weight: Param::from_tensor(weight),
+            weight,
             bias,
             mask,
             pads,

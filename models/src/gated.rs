@@ -71,8 +71,7 @@ impl<B: Backend> GatedLayer<B> {
             device,
         );
         let link = Conv::new([2 * p, 2 * p, 1, 1], false, None, [0; 4], rng, device);
-        let in_groups = spec.groups(cin);
-        let h_mask = masks::horizontal(kind, &spec.gate_groups(p), &in_groups, half + 1);
+        let h_mask = masks::horizontal(kind, &spec.gate_groups(p), &spec.groups(cin), half + 1);
         let h_conv = Conv::new(
             [2 * p, cin, 1, half + 1],
             true,
@@ -95,7 +94,7 @@ impl<B: Backend> GatedLayer<B> {
     }
 
     /// One layer on rows `[B*H*W, C]` (see [`crate::rows`]): `(v, h) -> (v', h')`.
-    /// The same function as [`Self::forward_reference`], as gathers and matrix products.
+    /// The same function as [`Self::lower_image`], as gathers and matrix products.
     pub fn forward(
         &self,
         v: Tensor<B, 2>,
@@ -196,36 +195,6 @@ impl<B: Backend> GatedLayer<B> {
         }
     }
 
-    /// [`Self::lower_row`] in burn: the new row `v` `[B, c, 1, W]`, moving `past_v`
-    /// `[B, c, n/2, W]` down one row. Returns the vertical output and the link `[B, 2p, W]`.
-    pub fn step_row(
-        &self,
-        v: Tensor<B, 4>,
-        past_v: &mut Tensor<B, 4>,
-        cond: &CondFeatures<B>,
-        row: usize,
-    ) -> (Tensor<B, 4>, Tensor<B, 3>) {
-        let window = Tensor::cat(vec![past_v.clone(), v], 2);
-        *past_v = window.clone().narrow(2, 1, self.vertical_state_rows());
-        let (v_out, link) = self.lower_row(&mut Burn::new(cond, At::Row(row)), &window);
-        let [b, f, _, w] = link.dims();
-        (v_out, link.reshape([b, f, w]))
-    }
-
-    /// [`Self::lower_pixel`] in burn at pixel `(row, col)`.
-    pub fn step_pixel(
-        &self,
-        window: Tensor<B, 2>,
-        link: Tensor<B, 2>,
-        cond: &CondFeatures<B>,
-        (row, col): (usize, usize),
-    ) -> Tensor<B, 2> {
-        let width = window.dims()[1];
-        let cin = width / (self.horizontal_state_cols() + 1);
-        let h = window.clone().narrow(1, width - cin, cin);
-        self.lower_pixel(&mut Burn::new(cond, At::Pixel(row, col)), &window, Some(&h), &link)
-    }
-
     /// The tap indices of this layer's convolutions for rows of `shape`.
     pub fn taps(&self, shape: RowShape, device: &B::Device) -> LayerTaps<B> {
         LayerTaps {
@@ -234,17 +203,6 @@ impl<B: Backend> GatedLayer<B> {
             shift_down: TapIndex::new(shape, 1, 1, 1, 0, device),
             shape,
         }
-    }
-
-    /// One layer on whole images `[B, C, H, W]` with 2-D convolutions, as written in the
-    /// paper; the reference the row form is tested against.
-    pub fn forward_reference(
-        &self,
-        v: Tensor<B, 4>,
-        h: Tensor<B, 4>,
-        cond: &CondFeatures<B>,
-    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
-        self.lower_image(&mut Burn::new(cond, At::Image), &v, &h)
     }
 }
 
@@ -337,21 +295,15 @@ impl<B: Backend> GatedPixelCnn<B> {
     /// are exactly the zero padding above and left of the image.
     pub fn cache(&self, batch: usize, width: usize, device: &B::Device) -> StepCache<B> {
         let p = self.layers[0].h_out.shape()[0];
-        let past_v = self
+        let (past_v, (past_h, v_ctx)) = self
             .layers
             .iter()
-            .map(|l| Tensor::zeros([batch, l.v_conv.shape()[1], l.vertical_state_rows(), width], device))
-            .collect();
-        let past_h = self
-            .layers
-            .iter()
-            .map(|l| Tensor::zeros([batch, l.horizontal_state_cols() * p], device))
-            .collect();
-        let v_ctx = self
-            .layers
-            .iter()
-            .map(|_| Tensor::zeros([batch, 2 * p, width], device))
-            .collect();
+            .map(|l| {
+                let past_v = Tensor::zeros([batch, l.v_conv.shape()[1], l.vertical_state_rows(), width], device);
+                let past_h = Tensor::zeros([batch, l.horizontal_state_cols() * p], device);
+                (past_v, (past_h, Tensor::zeros([batch, 2 * p, width], device)))
+            })
+            .unzip();
         StepCache { past_v, past_h, v_ctx }
     }
 
@@ -359,10 +311,14 @@ impl<B: Backend> GatedPixelCnn<B> {
     /// `[B, C, W]`). Updates `past_v` and sets `v_ctx` for the next row's pixels.
     pub fn step_row(&self, x: Tensor<B, 3>, cache: &mut StepCache<B>, cond: &CondFeatures<B>, row: usize) {
         let [b, c, w] = x.dims();
+        let lw = &mut Burn::new(cond, At::Row(row));
         let mut v = x.reshape([b, c, 1, w]);
         for (l, layer) in self.layers.iter().enumerate() {
-            let (v_out, link) = layer.step_row(v, &mut cache.past_v[l], cond, row);
-            cache.v_ctx[l] = link;
+            // the rows above from the state, then the new row; the state moves down one row
+            let window = Tensor::cat(vec![cache.past_v[l].clone(), v], 2);
+            cache.past_v[l] = window.clone().narrow(2, 1, layer.vertical_state_rows());
+            let (v_out, link) = layer.lower_row(lw, &window);
+            cache.v_ctx[l] = link.squeeze_dim::<3>(2);
             v = v_out;
         }
     }
@@ -386,25 +342,22 @@ impl<B: Backend> GatedPixelCnn<B> {
             .narrow(2, col, half0 + 1)
             .permute([0, 2, 1])
             .reshape([b, (half0 + 1) * c]);
+        let lw = &mut Burn::new(cond, At::Pixel(row, col));
         let mut present = Vec::with_capacity(self.layers.len());
-        let mut h = None;
+        let mut h: Option<Tensor<B, 2>> = None;
         for (l, layer) in self.layers.iter().enumerate() {
-            if let Some(h_in) = h.take() {
-                let half = layer.horizontal_state_cols();
-                window = Tensor::cat(vec![cache.past_h[l].clone(), h_in], 1);
-                let p = window.dims()[1] / (half + 1);
-                present.push(window.clone().narrow(1, p, half * p));
+            if let Some(h_in) = &h {
+                window = Tensor::cat(vec![cache.past_h[l].clone(), h_in.clone()], 1);
+                let p = h_in.dims()[1];
+                present.push(window.clone().narrow(1, p, layer.horizontal_state_cols() * p));
             } else {
                 present.push(cache.past_h[l].clone());
             }
             let link = cache.v_ctx[l].clone().narrow(2, col, 1).squeeze_dim::<2>(2);
-            h = Some(layer.step_pixel(window.clone(), link, cond, (row, col)));
+            h = Some(layer.lower_pixel(lw, &window, h.as_ref(), &link));
         }
         let h = h.expect("a model has at least one layer");
-        (
-            self.head.lower_pixel(&mut Burn::new(cond, At::Pixel(row, col)), &h),
-            present,
-        )
+        (self.head.lower_pixel(lw, &h), present)
     }
 
     /// [`Self::forward`] with 2-D convolutions on whole images (the reference form).

@@ -21,22 +21,12 @@ pub struct Head<B: Backend> {
 impl<B: Backend> Head<B> {
     pub fn new(spec: &ModelSpec, rng: &mut ChaCha8Rng, device: &B::Device) -> Self {
         let (p, q, o) = (spec.hidden, spec.head_hidden, spec.channels * LEVELS);
-        let hidden = Conv::new(
-            [q, p, 1, 1],
-            true,
-            Some(masks::pointwise(MaskKind::B, &spec.groups(q), &spec.groups(p))),
-            [0; 4],
-            rng,
-            device,
-        );
-        let out = Conv::new(
-            [o, q, 1, 1],
-            true,
-            Some(masks::pointwise(MaskKind::B, &spec.groups(o), &spec.groups(q))),
-            [0; 4],
-            rng,
-            device,
-        );
+        let masked = |[o, i]: [usize; 2], rng: &mut ChaCha8Rng| {
+            let mask = masks::pointwise(MaskKind::B, &spec.groups(o), &spec.groups(i));
+            Conv::new([o, i, 1, 1], true, Some(mask), [0; 4], rng, device)
+        };
+        let hidden = masked([q, p], rng);
+        let out = masked([o, q], rng);
         Self { hidden, out }
     }
 

@@ -88,8 +88,7 @@ impl<B: Backend> PixelModel<B> {
             Conditioning::Spatial { dim, map_channels } => Some(SpatialMap::new(
                 dim,
                 map_channels,
-                spec.height,
-                spec.width,
+                [spec.height, spec.width],
                 &mut rng,
                 device,
             )),

@@ -11,7 +11,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use pixelcnn_core::rng::{check_temperature, sample_logits, DrawError, SplitMix64};
 
-use crate::conditioning::{CondFeatures, Condition};
+use crate::conditioning::Condition;
 use crate::fused::FusedOps;
 use crate::gated::GatedPixelCnn;
 use crate::model::{PixelModel, NORM_SCALE};
@@ -89,10 +89,6 @@ impl<B: FusedOps> PixelModel<B> {
         Some(out)
     }
 
-    fn features_for_sampling(&self, cond: &Condition<B>) -> CondFeatures<B> {
-        cond.features(&self.spec.decoder_conditioning(), self.spatial_map.as_ref())
-    }
-
     /// Row `i` of the sub-pixels drawn so far, normalised as in [`crate::model::normalize`].
     fn row_tensor(&self, row: &[u8], n: usize, device: &B::Device) -> Tensor<B, 3> {
         let (c, w) = (self.spec.channels, self.spec.width);
@@ -115,7 +111,7 @@ impl<B: FusedOps> PixelModel<B> {
     ) -> Result<Vec<u8>, DrawError> {
         let s = &self.spec;
         let (c, h, w) = (s.channels, s.height, s.width);
-        let features = self.features_for_sampling(cond);
+        let features = cond.features(&s.decoder_conditioning(), self.spatial_map.as_ref());
         let mut images = vec![0u8; n * c * h * w];
         let mut cache = net.cache(n, w, device);
         let mut row = vec![0u8; n * c * w];

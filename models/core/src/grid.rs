@@ -1,20 +1,12 @@
 //! PNG grids of images `[N, C, H, W]` (uint8), one image per cell, 1-pixel gaps.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// An image file problem: the file and what was wrong.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {problem}", path.display())]
-pub struct ImageError {
-    pub path: PathBuf,
-    pub problem: String,
-}
+/// A problem with a file of this format.
+pub type ImageError = crate::FileError;
 
 fn err(path: &Path, problem: impl Into<String>) -> ImageError {
-    ImageError {
-        path: path.to_path_buf(),
-        problem: problem.into(),
-    }
+    crate::FileError::new(path, problem)
 }
 
 /// Writes `images` as a grid with `cols` columns (rows as needed).

@@ -3,21 +3,13 @@
 //! file's length before anything is allocated, so a corrupted count cannot exhaust memory.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// An IDX problem: the file and what was wrong.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {problem}", path.display())]
-pub struct IdxError {
-    pub path: PathBuf,
-    pub problem: String,
-}
+/// A problem with a file of this format.
+pub type IdxError = crate::FileError;
 
 fn err(path: &Path, problem: impl Into<String>) -> IdxError {
-    IdxError {
-        path: path.to_path_buf(),
-        problem: problem.into(),
-    }
+    crate::FileError::new(path, problem)
 }
 
 /// Images `[count, rows, cols]` of an IDX file.

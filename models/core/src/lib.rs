@@ -17,4 +17,22 @@ pub mod rng;
 pub mod spec;
 
 pub use cond::{CondError, CondInput};
+
+/// A file that cannot be read or written as expected: the file and what was wrong
+/// (IDX, `.npy` and image files).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}", path.display())]
+pub struct FileError {
+    pub path: std::path::PathBuf,
+    pub problem: String,
+}
+
+impl FileError {
+    pub fn new(path: &std::path::Path, problem: impl Into<String>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+}
 pub use spec::{Arch, Conditioning, EncoderSpec, ModelSpec, LEVELS};

@@ -5,19 +5,11 @@ use std::path::Path;
 
 use npyz::WriterBuilder;
 
-/// A `.npy` problem: the file and what was wrong.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {problem}")]
-pub struct NpyError {
-    pub path: std::path::PathBuf,
-    pub problem: String,
-}
+/// A problem with a file of this format.
+pub type NpyError = crate::FileError;
 
 fn data_err(path: &Path, problem: impl Into<String>) -> NpyError {
-    NpyError {
-        path: path.to_path_buf(),
-        problem: problem.into(),
-    }
+    crate::FileError::new(path, problem)
 }
 
 /// Returns (row-major values, rows, columns).
