@@ -88,21 +88,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let export = Export::open(&cli.model)?;
     let spec = export.spec.clone();
     anyhow::ensure!(cli.n > 0, "--n must be positive");
-    let engine = match cli.backend.clone() {
-        EngineKind::OrtCuda { .. } => EngineKind::OrtCuda { fallback: cli.fallback },
-        EngineKind::OrtTensorRt { .. } => EngineKind::OrtTensorRt {
-            fallback: cli.fallback,
-            fp16: cli.trt_fp16,
-            cache_dir: cli.trt_cache.clone(),
-        },
-        e => e,
-    };
+    let mut engine = cli.backend.clone().with_fallback(cli.fallback);
+    if let EngineKind::OrtTensorRt { fp16, cache_dir, .. } = &mut engine {
+        *fp16 = cli.trt_fp16;
+        *cache_dir = cli.trt_cache.clone();
+    }
     anyhow::ensure!(cli.batch != Some(0), "--batch must be positive");
     let (engine, note) = crate::gpu::resolve(&engine)?;
     if let Some(note) = note {
         eprintln!("warning: {note}");
     }
-    let n = cli.n;
+    let (n, c, h, w) = (cli.n, spec.channels, spec.height, spec.width);
     let dim = match spec.decoder_conditioning() {
         Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } => dim,
         _ => 0,
@@ -135,31 +131,28 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::ensure!(ra >= 1 && rb >= 1, "--interpolate: empty vector file");
                 anyhow::ensure!(cli.steps >= 2, "--steps must be at least 2");
                 let steps = cli.steps;
-                let rows = (n / steps).max(1);
                 anyhow::ensure!(
-                    n == rows * steps,
+                    n.is_multiple_of(steps),
                     "--interpolate: --n ({n}) must be a multiple of --steps ({steps})"
                 );
                 cols = steps;
+                // image k of grid row r: a + (b - a) * k / (steps - 1), with grid row r's seed
                 let mut v = Vec::with_capacity(n * dim);
-                for r in 0..rows {
-                    for k in 0..steps {
-                        let t = k as f32 / (steps - 1) as f32;
-                        v.extend((0..dim).map(|d| a[d] + (b[d] - a[d]) * t));
-                        seeds[r * steps + k] = image_seed(cli.seed, r);
-                    }
+                for (i, seed) in seeds.iter_mut().enumerate() {
+                    let t = (i % steps) as f32 / (steps - 1) as f32;
+                    v.extend((0..dim).map(|d| a[d] + (b[d] - a[d]) * t));
+                    *seed = image_seed(cli.seed, i / steps);
                 }
                 CondInput::Vectors(v, dim)
             } else if let Some(img) = &cli.reconstruct {
-                let x = read_image(img, spec.channels, spec.height, spec.width)?;
+                let x = read_image(img, c, h, w)?;
                 let (contract, path) = export
                     .graph("encoder")
                     .map_err(|e| anyhow::anyhow!("--reconstruct needs an auto-encoder: {e}"))?;
                 let mut enc = Graph::load(&engine, &path, contract, 1)?;
-                let arr = ArrayD::from_shape_vec(IxDyn(&[1, spec.channels, spec.height, spec.width]), x)?;
-                let h = enc.run(&[("image", Input::U8(arr.view()))])?.remove(0);
-                let h: Vec<f32> = h.iter().copied().collect();
-                CondInput::Vectors((0..n).flat_map(|_| h.clone()).collect(), dim)
+                let arr = ArrayD::from_shape_vec(IxDyn(&[1, c, h, w]), x)?;
+                let code = enc.run(&[("image", Input::U8(arr.view()))])?.remove(0);
+                CondInput::Vectors(code.iter().copied().collect::<Vec<f32>>().repeat(n), dim)
             } else if let Some(path) = &cli.cond {
                 let (v, rows) = read_vectors(path, dim)?;
                 anyhow::ensure!(
@@ -167,35 +160,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     "{}: {rows} rows for {n} images (give 1 or at least n)",
                     path.display()
                 );
-                let v = if rows == 1 {
-                    (0..n).flat_map(|_| v.clone()).collect()
-                } else {
-                    v[..n * dim].to_vec()
-                };
+                let v = if rows == 1 { v.repeat(n) } else { v[..n * dim].to_vec() };
                 CondInput::Vectors(v, dim)
             } else {
                 anyhow::bail!("this model is conditioned on {dim}-dim vectors: pass --cond FILE.npy, --interpolate A.npy B.npy or --reconstruct IMG")
             }
         }
     };
-    let prefix = match &cli.complete {
-        Some(img) => {
-            anyhow::ensure!(
-                cli.rows <= spec.height,
-                "--rows {} exceeds the image height {}",
-                cli.rows,
-                spec.height
-            );
-            let x = read_image(img, spec.channels, spec.height, spec.width)?;
-            Some(x)
-        }
-        None => None,
-    };
+    anyhow::ensure!(
+        cli.complete.is_none() || cli.rows <= h,
+        "--rows {} exceeds the image height {h}",
+        cli.rows
+    );
+    let prefix = cli.complete.as_ref().map(|img| read_image(img, c, h, w)).transpose()?;
     let batch = cli.batch.unwrap_or(n).clamp(1, n);
     let t_load = Instant::now();
     let mut s = sampler::open(&export, &engine, cli.mode, batch)?;
     let load_s = t_load.elapsed().as_secs_f64();
-    let bar = ProgressBar::new((spec.height * spec.width * n.div_ceil(batch)) as u64);
+    let bar = ProgressBar::new((h * w * n.div_ceil(batch)) as u64);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} pixels {msg}")
             .expect("template")
@@ -203,44 +185,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     );
     let mut images = Vec::with_capacity(n * spec.dims());
     let t = Instant::now();
-    let mut start = 0;
-    let mut chunk = 0;
-    while start < n {
+    for (chunk, start) in (0..n).step_by(batch).enumerate() {
         let m = batch.min(n - start);
         // the sampler's batch is fixed: pad the last chunk by repeating its last image
-        let pick = |k: usize| start + k.min(m - 1);
-        let idx: Vec<usize> = (0..batch).map(pick).collect();
-        let cond_chunk = cond.select(&idx);
+        let idx: Vec<usize> = (0..batch).map(|k| start + k.min(m - 1)).collect();
         let req = SampleRequest {
-            cond: cond_chunk,
-            seeds: (0..batch).map(|k| seeds[pick(k)]).collect(),
-            prefix: prefix
-                .as_ref()
-                .map(|x| ((0..batch).flat_map(|_| x.clone()).collect(), cli.rows)),
+            cond: cond.select(&idx),
+            seeds: idx.iter().map(|&k| seeds[k]).collect(),
+            prefix: prefix.as_ref().map(|x| (x.repeat(batch), cli.rows)),
             temperature: cli.temperature,
         };
-        let base = (chunk * spec.height * spec.width) as u64;
+        let base = (chunk * h * w) as u64;
         let out = s.sample(&req, &mut |done, _| bar.set_position(base + done as u64))?;
         images.extend_from_slice(&out[..m * spec.dims()]);
-        start += m;
-        chunk += 1;
     }
     let secs = t.elapsed().as_secs_f64();
     bar.finish_and_clear();
     if cli.out.extension().is_some_and(|e| e == "npy") {
-        pixelcnn_core::npy::write_images(&cli.out, &images, [n, spec.channels, spec.height, spec.width])?;
+        pixelcnn_core::npy::write_images(&cli.out, &images, [n, c, h, w])?;
     } else {
-        let scale = cli.scale as usize;
-        write_grid_scaled(
-            &cli.out,
-            &images,
-            n,
-            spec.channels,
-            spec.height,
-            spec.width,
-            cols,
-            scale,
-        )?;
+        write_grid_scaled(&cli.out, &images, n, c, h, w, cols, cli.scale as usize)?;
     }
     println!(
         "{}",

@@ -132,7 +132,8 @@ pub fn model_hash(export: &Export) -> anyhow::Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn check_model(spec: &ModelSpec, export: &Export, engine: &EngineKind) -> anyhow::Result<()> {
+fn check_model(export: &Export, engine: &EngineKind) -> anyhow::Result<()> {
+    let spec = &export.spec;
     anyhow::ensure!(
         export.contract.graphs.contains_key("step_row"),
         "{}: compression needs the cached step graphs (a Gated PixelCNN)",
@@ -165,27 +166,19 @@ fn run_batches(
     let (c, d) = (s.channels, s.dims());
     let mut out = Vec::with_capacity(count.min(1 << 20) * d);
     let mut sampler: Option<CachedSampler> = None;
-    let mut start = 0;
-    while start < count {
+    for start in (0..count).step_by(batch) {
         let n = batch.min(count - start);
         if sampler.as_ref().is_none_or(|s| s.batch() != n) {
             sampler = Some(CachedSampler::new(export, engine, n)?);
         }
         let smp = sampler.as_mut().expect("set above");
         let mut choose = |i: usize, j: usize, ch: usize, logits: &[f32]| -> anyhow::Result<Vec<u8>> {
-            (0..n)
-                .map(|b| {
-                    code(
-                        start + b,
-                        (i, j, ch),
-                        &logits[(b * c + ch) * LEVELS..(b * c + ch + 1) * LEVELS],
-                    )
-                })
-                .collect()
+            // logits [n, C, 256]: image b's are chunk b * C + ch
+            let per_image = logits.chunks_exact(LEVELS).skip(ch).step_by(c).enumerate();
+            per_image.map(|(b, l)| code(start + b, (i, j, ch), l)).collect()
         };
         out.extend(smp.drive(&CondInput::None, None, 0, &mut choose, &mut |_, _| {})?);
-        start += n;
-        progress(start);
+        progress(start + n);
     }
     Ok(out)
 }
@@ -209,36 +202,26 @@ pub fn compress(
     progress: &mut dyn FnMut(usize),
 ) -> anyhow::Result<Compressed> {
     let s = &export.spec;
-    check_model(s, export, engine)?;
+    check_model(export, engine)?;
     anyhow::ensure!(batch > 0, "batch must be positive");
-    let d = s.dims();
+    let (c, h, w, d) = (s.channels, s.height, s.width, s.dims());
     anyhow::ensure!(
         !images.is_empty() && images.len().is_multiple_of(d),
-        "{} bytes are not a whole number of {}x{}x{} images",
-        images.len(),
-        s.channels,
-        s.height,
-        s.width
+        "{} bytes are not a whole number of {c}x{h}x{w} images",
+        images.len()
     );
     let count = images.len() / d;
-    let (c, h, w) = (s.channels, s.height, s.width);
     let mut enc = DefaultRangeEncoder::new();
     let mut nats = 0f64;
-    let fed = run_batches(
-        export,
-        engine,
-        count,
-        batch,
-        |k, (i, j, ch), logits| {
-            let v = images[k * d + (ch * h + i) * w + j];
-            let p = probabilities(logits)?;
-            nats -= (p[v as usize] / p.iter().sum::<f64>()).ln();
-            enc.encode_symbol(v as usize, entropy_model(&p)?)
-                .map_err(|e| anyhow::anyhow!("range coder: {e:?}"))?;
-            Ok(v)
-        },
-        progress,
-    )?;
+    let code = |k: usize, (i, j, ch): (usize, usize, usize), logits: &[f32]| {
+        let v = images[k * d + (ch * h + i) * w + j];
+        let p = probabilities(logits)?;
+        nats -= (p[v as usize] / p.iter().sum::<f64>()).ln();
+        enc.encode_symbol(v as usize, entropy_model(&p)?)
+            .map_err(|e| anyhow::anyhow!("range coder: {e:?}"))?;
+        Ok(v)
+    };
+    let fed = run_batches(export, engine, count, batch, code, progress)?;
     debug_assert_eq!(fed, images);
     let words = enc
         .into_compressed()
@@ -271,7 +254,7 @@ pub fn decompress(
 ) -> anyhow::Result<(Header, Vec<u8>)> {
     let (header, words) = read_container(file)?;
     let s = &export.spec;
-    check_model(s, export, engine)?;
+    check_model(export, engine)?;
     if (header.channels, header.height, header.width) != (s.channels, s.height, s.width) {
         return Err(CodecError::Mismatch(format!(
             "the file holds {}x{}x{} images, the model makes {}x{}x{}",
@@ -296,19 +279,13 @@ pub fn decompress(
     }
     let mut dec = DefaultRangeDecoder::from_compressed(words)
         .map_err(|_| CodecError::Corrupted("the coded data does not start a range coder stream".into()))?;
-    let images = run_batches(
-        export,
-        engine,
-        header.count,
-        header.batch,
-        |_, _, logits| {
-            let v = dec
-                .decode_symbol(entropy_model(&probabilities(logits)?)?)
-                .map_err(|e| anyhow::anyhow!("range decoder: {e:?}"))?;
-            Ok(v as u8)
-        },
-        progress,
-    )?;
+    let code = |_, _, logits: &[f32]| {
+        let v = dec
+            .decode_symbol(entropy_model(&probabilities(logits)?)?)
+            .map_err(|e| anyhow::anyhow!("range decoder: {e:?}"))?;
+        Ok(v as u8)
+    };
+    let images = run_batches(export, engine, header.count, header.batch, code, progress)?;
     if crc32fast::hash(&images) != header.pixels_crc32 {
         return Err(CodecError::Mismatch(
             "the decoded pixels fail the file's checksum: the probabilities differ from the encoder's (another engine build or settings)".into(),
@@ -395,9 +372,8 @@ fn extension(path: &Path) -> String {
 /// Reads images for a model: IDX (raw or gzipped, gray models), `.npy` uint8
 /// `[N, C, H, W]` (or one `[C, H, W]` / `[H, W]` image), or one PNG/JPEG.
 pub fn read_images(path: &Path, spec: &ModelSpec) -> anyhow::Result<Vec<u8>> {
-    let ext = extension(path);
     let (c, h, w) = (spec.channels, spec.height, spec.width);
-    match ext.as_str() {
+    match extension(path).as_str() {
         "png" | "jpg" | "jpeg" => Ok(pixelcnn_core::grid::read_image(path, c, h, w)?),
         "npy" => Ok(pixelcnn_core::npy::read_images(path, [c, h, w])?),
         _ => {
@@ -416,10 +392,9 @@ pub fn read_images(path: &Path, spec: &ModelSpec) -> anyhow::Result<Vec<u8>> {
 
 /// Writes images as [`read_images`] reads them (PNG: exactly one image).
 pub fn write_images(path: &Path, images: &[u8], spec: &ModelSpec) -> anyhow::Result<()> {
-    let ext = extension(path);
     let (c, h, w) = (spec.channels, spec.height, spec.width);
     let n = images.len() / spec.dims();
-    match ext.as_str() {
+    match extension(path).as_str() {
         "png" => {
             anyhow::ensure!(
                 n == 1,

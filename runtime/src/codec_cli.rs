@@ -62,21 +62,15 @@ pub fn compress_main(cli: CompressCli) -> anyhow::Result<()> {
     let t = Instant::now();
     let c = codec::compress(&export, &cli.backend, &images, cli.batch as usize, &mut |_| {})
         .with_context(|| format!("compressing {}", cli.input.display()))?;
-    let file = c.file;
     let secs = t.elapsed().as_secs_f64();
-    write_atomic(&cli.out, &file)?;
+    write_atomic(&cli.out, &c.file)?;
     let count = images.len() / export.spec.dims();
     println!(
         "{}",
         serde_json::json!({
-            "images": count,
-            "bytes": file.len(),
-            "bits_per_subpixel": file.len() as f64 * 8.0 / images.len() as f64,
-            "model_bits_per_subpixel": c.model_bits_per_subpixel,
-            "seconds": secs,
-            "images_per_s": count as f64 / secs,
-            "backend": cli.backend.to_string(),
-            "out": cli.out,
+            "images": count, "bytes": c.file.len(), "bits_per_subpixel": c.file.len() as f64 * 8.0 / images.len() as f64,
+            "model_bits_per_subpixel": c.model_bits_per_subpixel, "seconds": secs, "images_per_s": count as f64 / secs,
+            "backend": cli.backend.to_string(), "out": cli.out,
         })
     );
     Ok(())
@@ -93,11 +87,8 @@ pub fn decompress_main(cli: DecompressCli) -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "images": header.count,
-            "seconds": secs,
-            "images_per_s": header.count as f64 / secs,
-            "backend": header.engine,
-            "out": cli.out,
+            "images": header.count, "seconds": secs, "images_per_s": header.count as f64 / secs,
+            "backend": header.engine, "out": cli.out,
         })
     );
     Ok(())

@@ -20,21 +20,15 @@ pub fn read_metadata(path: &Path) -> anyhow::Result<(ModelSpec, Contract)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let model = ModelProto::parse_from_bytes(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: not an ONNX model: {e}", path.display()))?;
+    let at = |e: String| anyhow::anyhow!("{}: {e}", path.display());
     let get = |key: &str| {
-        model
-            .metadata_props
-            .iter()
-            .find(|p| p.key == key)
-            .map(|p| p.value.clone())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: metadata has no `{key}` (was it written by `exporter --to onnx`?)",
-                    path.display()
-                )
-            })
+        let prop = model.metadata_props.iter().find(|p| p.key == key);
+        let hint = "(was it written by `exporter --to onnx`?)";
+        prop.map(|p| p.value.as_str())
+            .ok_or_else(|| at(format!("metadata has no `{key}` {hint}")))
     };
-    let spec = ModelSpec::from_json(&get(SPEC_KEY)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let contract = Contract::from_json(&get(CONTRACT_KEY)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let spec = ModelSpec::from_json(get(SPEC_KEY)?).map_err(at)?;
+    let contract = Contract::from_json(get(CONTRACT_KEY)?).map_err(at)?;
     Ok((spec, contract))
 }
 

@@ -15,15 +15,7 @@ pub fn resolve(kind: &EngineKind) -> anyhow::Result<(EngineKind, Option<String>)
     if !kind.is_gpu() {
         return Ok((kind.clone(), None));
     }
-    let strict = match kind.clone() {
-        EngineKind::OrtCuda { .. } => EngineKind::OrtCuda { fallback: false },
-        EngineKind::OrtTensorRt { fp16, cache_dir, .. } => EngineKind::OrtTensorRt {
-            fallback: false,
-            fp16,
-            cache_dir,
-        },
-        other => other,
-    };
+    let strict = kind.clone().with_fallback(false);
     let probe = crate::engine::ort::environment(kind).and_then(|env| {
         let b = Session::builder(env).map_err(|e| anyhow::anyhow!("ONNX Runtime session builder: {e}"))?;
         register_providers(b, &strict)
@@ -32,10 +24,8 @@ pub fn resolve(kind: &EngineKind) -> anyhow::Result<(EngineKind, Option<String>)
         Ok(_) => Ok((strict, None)),
         Err(e) if kind.allows_fallback() => {
             crate::engine::ort::environment(&EngineKind::Ort)?;
-            Ok((
-                EngineKind::Ort,
-                Some(format!("{e:#}; running on CPU instead (--fallback)")),
-            ))
+            let note = format!("{e:#}; running on CPU instead (--fallback)");
+            Ok((EngineKind::Ort, Some(note)))
         }
         Err(e) => Err(e),
     }

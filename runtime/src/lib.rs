@@ -11,3 +11,12 @@ pub mod sampler;
 
 pub use engine::{EngineKind, Graph, Input, Value};
 pub use export::Export;
+
+/// The `main` of the `sample`, `compress` and `decompress` binaries: parses the command line
+/// and runs it; an error is one `error: ...` line (causes after colons) and exit status 1.
+pub fn main<C: clap::Parser>(run: fn(C) -> anyhow::Result<()>) {
+    if let Err(e) = run(C::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

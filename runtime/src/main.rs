@@ -1,9 +1,5 @@
 //! `sample`: see `pixelcnn_runtime::cli`.
-use clap::Parser;
 
 fn main() {
-    if let Err(e) = pixelcnn_runtime::cli::run(pixelcnn_runtime::cli::Cli::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    pixelcnn_runtime::main(pixelcnn_runtime::cli::run);
 }

@@ -4,8 +4,8 @@
 //! Values are drawn on the host with the documented RNG of [`pixelcnn_core::rng`], so the same
 //! seed gives the same image on every engine and in both modes.
 
-use ndarray::{ArrayD, IxDyn};
-use pixelcnn_core::contract::{names, GraphContract};
+use ndarray::{s, Array4, ArrayD, ArrayView4, ArrayViewD, IxDyn};
+use pixelcnn_core::contract::names;
 use pixelcnn_core::{ModelSpec, LEVELS};
 
 use crate::engine::{EngineKind, Graph, Input, Value};
@@ -59,27 +59,25 @@ pub fn open(export: &Export, engine: &EngineKind, mode: Mode, batch: usize) -> a
     })
 }
 
-/// Conditioning arrays for a batch, checked against the spec.
-pub(crate) struct CondArrays {
-    pub(crate) label: Option<ArrayD<i64>>,
-    pub(crate) cond: Option<ArrayD<f32>>,
-}
-
-pub(crate) fn cond_arrays(spec: &ModelSpec, cond: &CondInput, n: usize) -> anyhow::Result<CondArrays> {
-    let mut out = CondArrays {
-        label: None,
-        cond: None,
-    };
+/// The conditioning of a batch of `n`, checked against the spec, as a value of `graph`
+/// (`label` `[n]` or `cond` `[n, D]`; none for an unconditional model).
+fn cond_value(
+    graph: &Graph,
+    spec: &ModelSpec,
+    cond: &CondInput,
+    n: usize,
+) -> anyhow::Result<Option<(&'static str, Value)>> {
     cond.check(&spec.decoder_conditioning(), n)?;
-    match cond {
-        CondInput::None => {}
-        CondInput::Labels(l) => out.label = Some(ArrayD::from_shape_vec(IxDyn(&[n]), l.clone())?),
-        CondInput::Vectors(v, dim) => out.cond = Some(ArrayD::from_shape_vec(IxDyn(&[n, *dim]), v.clone())?),
-    }
-    Ok(out)
+    let (name, input) = match cond {
+        CondInput::None => return Ok(None),
+        CondInput::Labels(l) => (names::LABEL, Input::I64(ArrayViewD::from_shape(IxDyn(&[n]), l)?)),
+        CondInput::Vectors(v, dim) => (names::COND, Input::F32(ArrayViewD::from_shape(IxDyn(&[n, *dim]), v)?)),
+    };
+    Ok(Some((name, graph.upload(name, &input)?)))
 }
 
-pub(crate) fn check_request(spec: &ModelSpec, req: &SampleRequest, n: usize) -> anyhow::Result<()> {
+/// Checks a request for a batch of `n` and starts one RNG stream per image.
+fn start_request(spec: &ModelSpec, req: &SampleRequest, n: usize) -> anyhow::Result<Vec<SplitMix64>> {
     anyhow::ensure!(req.seeds.len() == n, "{} seeds for a batch of {n}", req.seeds.len());
     pixelcnn_core::rng::check_temperature(req.temperature)?;
     if let Some((img, rows)) = &req.prefix {
@@ -91,11 +89,11 @@ pub(crate) fn check_request(spec: &ModelSpec, req: &SampleRequest, n: usize) -> 
         );
         anyhow::ensure!(*rows <= spec.height, "completion keeps {rows} rows of {}", spec.height);
     }
-    Ok(())
+    Ok(req.seeds.iter().map(|&s| SplitMix64::new(s)).collect())
 }
 
 fn load(export: &Export, role: &str, engine: &EngineKind, batch: usize) -> anyhow::Result<Graph> {
-    let (contract, path): (GraphContract, _) = export.graph(role)?;
+    let (contract, path) = export.graph(role)?;
     Graph::load(engine, &path, contract, batch)
 }
 
@@ -113,7 +111,7 @@ impl NaiveSampler {
             "naive sampling of an auto-encoder's decoder needs a decoder graph: use --mode cached"
         );
         let model = load(export, "model", engine, batch)?;
-        let logits = model.output_index("logits")?;
+        let logits = model.output_index(names::LOGITS)?;
         Ok(Self {
             spec: export.spec.clone(),
             model,
@@ -129,40 +127,27 @@ impl Sampler for NaiveSampler {
 
     fn sample(&mut self, req: &SampleRequest, progress: &mut dyn FnMut(usize, usize)) -> anyhow::Result<Vec<u8>> {
         let n = self.batch();
-        check_request(&self.spec, req, n)?;
+        let mut rngs = start_request(&self.spec, req, n)?;
         let s = &self.spec;
         let (c, h, w) = (s.channels, s.height, s.width);
-        let conds = cond_arrays(s, &req.cond, n)?;
+        let cond = cond_value(&self.model, s, &req.cond, n)?;
         let (mut img, start) = match &req.prefix {
             Some((p, rows)) => (ArrayD::from_shape_vec(IxDyn(&[n, c, h, w]), p.clone())?, *rows),
             None => (ArrayD::<u8>::zeros(IxDyn(&[n, c, h, w])), 0),
         };
-        for i in start..h {
-            for r in 0..n {
-                for ch in 0..c {
-                    for j in 0..w {
-                        img[[r, ch, i, j]] = 0;
-                    }
-                }
-            }
-        }
-        let mut rngs: Vec<SplitMix64> = req.seeds.iter().map(|&s| SplitMix64::new(s)).collect();
+        // the rows to sample start from zeros, as without a prefix
+        img.slice_mut(s![.., .., start.., ..]).fill(0);
         for i in start..h {
             for j in 0..w {
                 for ch in 0..c {
-                    let mut inputs = vec![("image", Input::U8(img.view()))];
-                    if let Some(l) = &conds.label {
-                        inputs.push(("label", Input::I64(l.view())));
-                    }
-                    if let Some(v) = &conds.cond {
-                        inputs.push(("cond", Input::F32(v.view())));
-                    }
-                    let out = self.model.run(&inputs)?;
-                    let logits = out[self.logits].as_slice().expect("contiguous logits");
+                    let image = self.model.upload(names::IMAGE, &Input::U8(img.view()))?;
+                    let mut inputs = vec![(names::IMAGE, &image)];
+                    inputs.extend(cond.iter().map(|(k, v)| (*k, v)));
+                    let out = self.model.run_values(&inputs)?;
+                    let logits = out[self.logits].host_f32()?;
                     for (b, rng) in rngs.iter_mut().enumerate() {
                         let at = (((b * c + ch) * h + i) * w + j) * LEVELS;
-                        let v = sample_logits(&logits[at..at + LEVELS], req.temperature, rng)?;
-                        img[[b, ch, i, j]] = v;
+                        img[[b, ch, i, j]] = sample_logits(&logits[at..at + LEVELS], req.temperature, rng)?;
                     }
                 }
                 progress(i * w + j + 1, h * w);
@@ -237,15 +222,8 @@ impl CachedSampler {
             "completion needs {n} given images of {} values",
             s.dims()
         );
-        let conds = cond_arrays(&s, cond, n)?;
-        // conditioning enters once per call of `drive`, as values both graphs take
-        let mut cond_values: Vec<(&str, Value)> = Vec::new();
-        if let Some(l) = &conds.label {
-            cond_values.push((names::LABEL, self.row.upload(names::LABEL, &Input::I64(l.view()))?));
-        }
-        if let Some(v) = &conds.cond {
-            cond_values.push((names::COND, self.row.upload(names::COND, &Input::F32(v.view()))?));
-        }
+        // conditioning enters once per call of `drive`, as a value both graphs take
+        let cond = cond_value(&self.row, &s, cond, n)?;
         let past_h_names: Vec<String> = (1..s.layers).map(names::past_h).collect();
         let past_v_names: Vec<String> = (0..s.layers).map(names::past_v).collect();
         let mut past_v: Vec<Value> = past_v_names
@@ -254,40 +232,27 @@ impl CachedSampler {
             .collect::<anyhow::Result<_>>()?;
         let mut v_ctx = self.pixel.zeros(names::V_CTX)?;
         let spatial = self.pixel.has_input(names::ROW_INDEX);
-        let mut images = vec![0u8; n * c * h * w];
+        let mut images = Array4::<u8>::zeros((n, c, h, w));
+        let scalar = |k: usize| ndarray::arr0(k as i64).into_dyn();
         let mut row = ArrayD::<u8>::zeros(IxDyn(&[n, c, w]));
         for i in 0..h {
             row.fill(0);
-            let row_index = if spatial {
-                Some(
-                    self.pixel
-                        .upload(names::ROW_INDEX, &Input::I64(ndarray::arr0(i as i64).into_dyn().view()))?,
-                )
-            } else {
-                None
+            let row_index = match spatial {
+                true => Some(self.pixel.upload(names::ROW_INDEX, &Input::I64(scalar(i).view()))?),
+                false => None,
             };
-            let mut extra: Vec<(&str, &Value)> = cond_values.iter().map(|(k, v)| (*k, v)).collect();
-            if let Some(r) = &row_index {
-                extra.push((names::ROW_INDEX, r));
-            }
+            let mut extra: Vec<(&str, &Value)> = cond.iter().map(|(k, v)| (*k, v)).collect();
+            extra.extend(row_index.iter().map(|r| (names::ROW_INDEX, r)));
             if i < start {
-                let g = given.unwrap_or_default();
-                for b in 0..n {
-                    for ch in 0..c {
-                        for j in 0..w {
-                            row[[b, ch, j]] = g[((b * c + ch) * h + i) * w + j];
-                        }
-                    }
-                }
+                let given = ArrayView4::from_shape((n, c, h, w), given.unwrap_or_default())?;
+                row.assign(&given.slice(s![.., .., i, ..]));
             } else {
                 let mut past_h: Vec<Value> = past_h_names
                     .iter()
                     .map(|name| self.pixel.zeros(name))
                     .collect::<anyhow::Result<_>>()?;
                 for j in 0..w {
-                    let col = self
-                        .pixel
-                        .upload(names::COL, &Input::I64(ndarray::arr0(j as i64).into_dyn().view()))?;
+                    let col = self.pixel.upload(names::COL, &Input::I64(scalar(j).view()))?;
                     for ch in 0..c {
                         let row_value = self.pixel.upload(names::ROW, &Input::U8(row.view()))?;
                         let mut inputs = vec![(names::ROW, &row_value), (names::COL, &col), (names::V_CTX, &v_ctx)];
@@ -305,7 +270,7 @@ impl CachedSampler {
                     progress(i * w + j + 1, h * w);
                 }
             }
-            store_row(&mut images, &row, i, h);
+            images.slice_mut(s![.., .., i, ..]).assign(&row);
             if i + 1 < h {
                 let row_value = self.row.upload(names::ROW, &Input::U8(row.view()))?;
                 let mut inputs = vec![(names::ROW, &row_value)];
@@ -317,7 +282,7 @@ impl CachedSampler {
                 past_v = taken.collect();
             }
         }
-        Ok(images)
+        Ok(images.into_raw_vec_and_offset().0)
     }
 }
 
@@ -330,43 +295,24 @@ fn take(out: Vec<Value>, indices: &[usize]) -> Vec<Value> {
         .collect()
 }
 
-/// Copies a finished row `[n, C, W]` into row `i` of images `[n, C, H, W]`.
-pub(crate) fn store_row(images: &mut [u8], row: &ArrayD<u8>, i: usize, h: usize) {
-    let (n, c, w) = (row.shape()[0], row.shape()[1], row.shape()[2]);
-    for b in 0..n {
-        for ch in 0..c {
-            let at = ((b * c + ch) * h + i) * w;
-            for j in 0..w {
-                images[at + j] = row[[b, ch, j]];
-            }
-        }
-    }
-}
-
 impl Sampler for CachedSampler {
     fn batch(&self) -> usize {
         self.row.batch
     }
 
     fn sample(&mut self, req: &SampleRequest, progress: &mut dyn FnMut(usize, usize)) -> anyhow::Result<Vec<u8>> {
-        let n = self.batch();
-        check_request(&self.spec, req, n)?;
-        let c = self.spec.channels;
-        let mut rngs: Vec<SplitMix64> = req.seeds.iter().map(|&s| SplitMix64::new(s)).collect();
-        let t = req.temperature;
+        let mut rngs = start_request(&self.spec, req, self.batch())?;
+        let (c, t) = (self.spec.channels, req.temperature);
         let mut choose = |_i: usize, _j: usize, ch: usize, logits: &[f32]| -> anyhow::Result<Vec<u8>> {
+            // logits [n, C, 256]: image b's are chunk b * C + ch
+            let per_image = logits.chunks_exact(LEVELS).skip(ch).step_by(c);
             rngs.iter_mut()
-                .enumerate()
-                .map(|(b, rng)| {
-                    let at = (b * c + ch) * LEVELS;
-                    Ok(sample_logits(&logits[at..at + LEVELS], t, rng)?)
-                })
+                .zip(per_image)
+                .map(|(rng, l)| Ok(sample_logits(l, t, rng)?))
                 .collect()
         };
-        let (given, start) = match &req.prefix {
-            Some((img, rows)) => (Some(img.as_slice()), *rows),
-            None => (None, 0),
-        };
+        let given = req.prefix.as_ref().map(|(img, _)| img.as_slice());
+        let start = req.prefix.as_ref().map_or(0, |(_, rows)| *rows);
         self.drive(&req.cond, given, start, &mut choose, progress)
     }
 }

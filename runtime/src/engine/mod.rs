@@ -49,25 +49,29 @@ pub enum Value {
 }
 
 impl Value {
-    /// The float32 data of a value in host memory, without a copy.
-    pub fn host_f32(&self) -> anyhow::Result<&[f32]> {
+    /// A float32 value in host memory, as an array view (no copy).
+    fn host_view(&self) -> anyhow::Result<ArrayViewD<'_, f32>> {
         match self {
             Value::Ort(v) => {
                 anyhow::ensure!(
                     v.memory_info().is_cpu_accessible(),
                     "an ONNX Runtime value in device memory was read as a host array"
                 );
-                Ok(v.try_extract_tensor::<f32>()
-                    .map_err(|e| anyhow::anyhow!("ONNX Runtime output: {e}"))?
-                    .1)
+                v.try_extract_array::<f32>()
+                    .map_err(|e| anyhow::anyhow!("ONNX Runtime output: {e}"))
             }
             #[cfg(feature = "tract")]
             Value::Tract(v) => v
                 .to_plain_array_view::<f32>()
-                .map_err(|e| anyhow::anyhow!("tract output: {e:#}"))?
-                .to_slice()
-                .ok_or_else(|| anyhow::anyhow!("tract output is not contiguous")),
+                .map_err(|e| anyhow::anyhow!("tract output: {e:#}")),
         }
+    }
+
+    /// The float32 data of a value in host memory, without a copy.
+    pub fn host_f32(&self) -> anyhow::Result<&[f32]> {
+        self.host_view()?
+            .to_slice()
+            .ok_or_else(|| anyhow::anyhow!("engine output is not contiguous"))
     }
 
     /// A float32 value as a host array (copied from device memory where it lives there).
@@ -79,15 +83,7 @@ impl Value {
                     .map_err(|e| anyhow::anyhow!("ONNX Runtime device-to-host copy: {e}"))?;
                 Value::Ort(t).to_host()
             }
-            Value::Ort(v) => Ok(v
-                .try_extract_array::<f32>()
-                .map_err(|e| anyhow::anyhow!("ONNX Runtime output: {e}"))?
-                .to_owned()),
-            #[cfg(feature = "tract")]
-            Value::Tract(v) => Ok(v
-                .to_plain_array_view::<f32>()
-                .map_err(|e| anyhow::anyhow!("tract output: {e:#}"))?
-                .to_owned()),
+            _ => Ok(self.host_view()?.to_owned()),
         }
     }
 }
@@ -127,10 +123,18 @@ impl EngineKind {
 
     /// A GPU engine asked to run on CPU when its provider or library is missing.
     pub fn allows_fallback(&self) -> bool {
-        match self {
-            Self::OrtCuda { fallback } | Self::OrtTensorRt { fallback, .. } => *fallback,
-            Self::Ort | Self::Tract => false,
+        matches!(
+            self,
+            Self::OrtCuda { fallback: true } | Self::OrtTensorRt { fallback: true, .. }
+        )
+    }
+
+    /// The same engine with the GPU fallback on or off (CPU engines have none).
+    pub fn with_fallback(mut self, on: bool) -> Self {
+        if let Self::OrtCuda { fallback } | Self::OrtTensorRt { fallback, .. } = &mut self {
+            *fallback = on;
         }
+        self
     }
 }
 
@@ -193,11 +197,12 @@ impl Graph {
     }
 
     fn input_spec(&self, name: &str) -> anyhow::Result<&TensorSpec> {
-        self.contract.inputs.iter().find(|t| t.name == name).ok_or_else(|| {
+        let inputs = &self.contract.inputs;
+        inputs.iter().find(|t| t.name == name).ok_or_else(|| {
+            let names: Vec<_> = inputs.iter().map(|t| &t.name).collect();
             anyhow::anyhow!(
-                "{}: unexpected input `{name}` (inputs are {:?})",
-                self.contract.file,
-                self.contract.inputs.iter().map(|t| &t.name).collect::<Vec<_>>()
+                "{}: unexpected input `{name}` (inputs are {names:?})",
+                self.contract.file
             )
         })
     }
@@ -241,15 +246,10 @@ impl Graph {
         }
         let mut ordered = Vec::with_capacity(self.contract.inputs.len());
         for spec in &self.contract.inputs {
-            let (_, value) = inputs.iter().find(|(n, _)| *n == spec.name).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: missing input `{}` ({} {:?})",
-                    self.contract.file,
-                    spec.name,
-                    spec.dtype,
-                    spec.concrete_shape(self.batch)
-                )
-            })?;
+            let Some((_, value)) = inputs.iter().find(|(n, _)| *n == spec.name) else {
+                let (file, shape) = (&self.contract.file, spec.concrete_shape(self.batch));
+                anyhow::bail!("{file}: missing input `{}` ({} {shape:?})", spec.name, spec.dtype);
+            };
             ordered.push(*value);
         }
         self.engine.run(&ordered)

@@ -18,7 +18,6 @@ pub const ORT_VERSION: &str = "1.31.1";
 
 /// Candidate locations of libonnxruntime.so, in order.
 pub fn library_candidates(gpu: bool) -> Vec<PathBuf> {
-    let mut out = Vec::new();
     if let Ok(p) = std::env::var("ORT_DYLIB_PATH") {
         // an explicit choice is the only candidate: never silently load another library
         return vec![PathBuf::from(p)];
@@ -28,17 +27,13 @@ pub fn library_candidates(gpu: bool) -> Vec<PathBuf> {
     let mut roots = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")];
     if let Ok(exe) = std::env::current_exe() {
         // target/<profile>/exe -> repository root; or a carried bundle next to the binary
-        for up in exe.ancestors().skip(1).take(4) {
-            roots.push(up.to_path_buf());
-        }
+        roots.extend(exe.ancestors().skip(1).take(4).map(Path::to_path_buf));
     }
-    if let Ok(cwd) = std::env::current_dir() {
-        roots.push(cwd);
-    }
-    for r in roots {
-        out.push(r.join(".ort").join(sub).join(&file));
-    }
-    out
+    roots.extend(std::env::current_dir());
+    roots
+        .into_iter()
+        .map(|r| r.join(".ort").join(sub).join(&file))
+        .collect()
 }
 
 static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
@@ -55,14 +50,11 @@ pub fn environment(kind: &EngineKind) -> anyhow::Result<&'static Environment> {
             cands.extend(library_candidates(false));
         }
         let lib = cands.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
+            let looked: Vec<_> = cands.iter().map(|p| p.display().to_string()).collect();
+            let flag = if gpu { " --gpu" } else { "" };
             format!(
-                "ONNX Runtime library not found; run scripts/setup-ort.sh{} (looked in: {})",
-                if gpu { " --gpu" } else { "" },
-                cands
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "ONNX Runtime library not found; run scripts/setup-ort.sh{flag} (looked in: {})",
+                looked.join(", ")
             )
         })?;
         ort::init_from(&lib)
@@ -86,7 +78,7 @@ pub struct OrtEngine {
     outputs: Vec<(String, MemoryInfo<'static>)>,
 }
 
-fn err(what: &str) -> impl FnOnce(ort::Error) -> anyhow::Error + '_ {
+fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
     move |e| anyhow::anyhow!("ONNX Runtime ({what}): {e}")
 }
 
@@ -99,30 +91,20 @@ impl OrtEngine {
         builder = crate::gpu::register_providers(builder, kind)?;
         if contract.file == "step_pixel.onnx" {
             // a pixel step is a chain of tiny ops: thread-pool hand-offs cost more than they save
-            builder = builder
-                .with_intra_threads(1)
-                .map_err(|e| anyhow::anyhow!("ONNX Runtime threads: {e}"))?;
+            builder = builder.with_intra_threads(1).map_err(err("threads"))?;
         } else if contract.file == "step_row.onnx" {
             // between row steps the pixel steps run on this thread: a spinning pool would
             // take the other core from them (batch 1: +20-25% images/s, A/B on 2 cores)
-            builder = builder
-                .with_intra_op_spinning(false)
-                .map_err(|e| anyhow::anyhow!("ONNX Runtime spinning: {e}"))?;
+            builder = builder.with_intra_op_spinning(false).map_err(err("spinning"))?;
         }
         let session = builder
             .commit_from_file(path)
             .map_err(|e| anyhow::anyhow!("ONNX Runtime: loading {}: {e}", path.display()))?;
         let (device, host) = if kind.is_gpu() {
+            let cuda = |dev, mem| MemoryInfo::new(dev, 0, AllocatorType::Device, mem).map_err(err("memory"));
             (
-                MemoryInfo::new(AllocationDevice::CUDA, 0, AllocatorType::Device, MemoryType::Default)
-                    .map_err(err("memory"))?,
-                MemoryInfo::new(
-                    AllocationDevice::CUDA_PINNED,
-                    0,
-                    AllocatorType::Device,
-                    MemoryType::CPUOutput,
-                )
-                .map_err(err("memory"))?,
+                cuda(AllocationDevice::CUDA, MemoryType::Default)?,
+                cuda(AllocationDevice::CUDA_PINNED, MemoryType::CPUOutput)?,
             )
         } else {
             (MemoryInfo::default(), MemoryInfo::default())
@@ -132,12 +114,8 @@ impl OrtEngine {
             .outputs
             .iter()
             .map(|t| {
-                let at = if names::is_state(&t.name) {
-                    device.clone()
-                } else {
-                    host.clone()
-                };
-                (t.name.clone(), at)
+                let at = if names::is_state(&t.name) { &device } else { &host };
+                (t.name.clone(), at.clone())
             })
             .collect();
         Ok(Self {
