@@ -2,7 +2,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use pixelcnn_models::{CondInput, Condition, Conditioning, ModelSpec};
+use pixelcnn_models::{CondInput, Condition, Conditioning, ModelSpec, PixelModel};
 
 use crate::datasets::Dataset;
 
@@ -34,28 +34,23 @@ pub fn condition(spec: &ModelSpec, ds: &Dataset, idx: &[usize]) -> CondInput {
     }
 }
 
-/// Images as `[n, C, H, W]` float and int tensors from raw bytes.
-pub fn image_tensors<B: Backend>(
-    bytes: &[u8],
-    n: usize,
-    spec: &ModelSpec,
-    device: &B::Device,
-) -> (Tensor<B, 4>, Tensor<B, 4, Int>) {
-    let shape = [n, spec.channels, spec.height, spec.width];
-    let f: Vec<f32> = bytes.iter().map(|&v| v as f32).collect();
-    let i: Vec<i64> = bytes.iter().map(|&v| v as i64).collect();
-    (
-        Tensor::from_data(TensorData::new(f, shape), device),
-        Tensor::from_data(TensorData::new(i, shape), device),
-    )
-}
-
+/// The images, targets and condition of dataset items `idx`.
 pub fn make_batch<B: Backend>(spec: &ModelSpec, ds: &Dataset, idx: &[usize], device: &B::Device) -> Batch<B> {
     let bytes: Vec<u8> = idx.iter().flat_map(|&i| ds.image(i).iter().copied()).collect();
-    let (images, targets) = image_tensors(&bytes, idx.len(), spec, device);
+    let shape = [idx.len(), spec.channels, spec.height, spec.width];
+    let f: Vec<f32> = bytes.iter().map(|&v| v as f32).collect();
+    let i: Vec<i64> = bytes.iter().map(|&v| v as i64).collect();
     Batch {
-        images,
-        targets,
+        images: Tensor::from_data(TensorData::new(f, shape), device),
+        targets: Tensor::from_data(TensorData::new(i, shape), device),
         cond: Condition::from_host(&condition(spec, ds, idx), device),
     }
+}
+
+/// The condition for `n` samples from the first `n` items of `ds` (cycled): their labels
+/// or vectors, or for the auto-encoder the encodings of their images.
+pub fn items_condition<B: Backend>(model: &PixelModel<B>, ds: &Dataset, n: usize, device: &B::Device) -> Condition<B> {
+    let idx: Vec<usize> = (0..n).map(|k| k % ds.len()).collect();
+    let b = make_batch::<B>(&model.spec, ds, &idx, device);
+    model.encode(b.images).map_or(b.cond, Condition::Vector)
 }

@@ -10,6 +10,7 @@ use pixelcnn_models::backend::{BackendKind, Cpu, NdArray};
 use pixelcnn_models::fused::FusedOps;
 use pixelcnn_models::{checkpoint, CondInput, Condition, Conditioning, PixelModel};
 
+use crate::batch::items_condition;
 use crate::config::TrainConfig;
 use crate::eval::evaluate;
 use crate::fit::{fit, FitOptions};
@@ -99,63 +100,65 @@ pub struct SampleArgs {
     pub naive_burn: bool,
 }
 
+/// Evaluates `$body` with the type `$B` naming the burn backend `$kind` names.
+macro_rules! on_backend {
+    ($kind:expr, $B:ident => $body:expr) => {
+        match $kind {
+            BackendKind::Cpu => {
+                type $B = Cpu;
+                $body
+            }
+            BackendKind::NdArray => {
+                type $B = NdArray;
+                $body
+            }
+            // burn-cuda panics (in its device thread) when no driver or GPU is present; turn
+            // that into an error that says what is missing
+            #[cfg(feature = "cuda")]
+            BackendKind::Cuda => {
+                type $B = pixelcnn_models::backend::Cuda;
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| $body)).unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!(
+                        "--backend cuda: the CUDA backend failed to start (message above); it needs an NVIDIA GPU and driver (libcuda.so)"
+                    ))
+                })
+            }
+            #[cfg(not(feature = "cuda"))]
+            BackendKind::Cuda => Err(anyhow::anyhow!(
+                "--backend cuda: this binary was built without CUDA; rebuild with `cargo build --features cuda`"
+            )),
+        }
+    };
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Fit(a) => run_fit(a),
-        Command::Eval(a) => match a.backend {
-            BackendKind::Cpu => run_eval::<Cpu>(a),
-            BackendKind::NdArray => run_eval::<NdArray>(a),
-            BackendKind::Cuda => cuda_eval(a),
-        },
-        Command::Sample(a) => match a.backend {
-            BackendKind::Cpu => run_sample::<Cpu>(a),
-            BackendKind::NdArray => run_sample::<NdArray>(a),
-            BackendKind::Cuda => cuda_sample(a),
-        },
+        Command::Eval(a) => on_backend!(a.backend, B => run_eval::<B>(a)),
+        Command::Sample(a) => on_backend!(a.backend, B => run_sample::<B>(a)),
     }
 }
 
 fn run_fit(a: FitArgs) -> anyhow::Result<()> {
     let mut cfg = TrainConfig::load(&a.config)?;
-    if let Some(v) = a.max_steps {
-        cfg.max_steps = Some(v);
-    }
     anyhow::ensure!(a.workers != Some(0), "--workers must be positive");
-    if let Some(v) = a.epochs {
-        anyhow::ensure!(v > 0, "--epochs must be positive");
-        cfg.epochs = v;
-    }
-    if let Some(v) = a.batch_size {
-        anyhow::ensure!(v > 0, "--batch-size must be positive");
-        cfg.batch_size = v;
-    }
-    if let Some(v) = a.lr {
-        anyhow::ensure!(v > 0.0, "--lr must be positive");
-        cfg.optimizer.lr = v;
-    }
-    if let Some(v) = a.seed {
-        cfg.seed = v;
-    }
-    let out = a.out.unwrap_or_else(|| {
-        let stem = a
-            .config
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "run".into());
-        PathBuf::from("runs").join(stem)
-    });
+    anyhow::ensure!(a.epochs != Some(0), "--epochs must be positive");
+    anyhow::ensure!(a.batch_size != Some(0), "--batch-size must be positive");
+    anyhow::ensure!(a.lr.is_none_or(|v| v > 0.0), "--lr must be positive");
+    cfg.max_steps = a.max_steps.or(cfg.max_steps);
+    cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
+    cfg.batch_size = a.batch_size.unwrap_or(cfg.batch_size);
+    cfg.optimizer.lr = a.lr.unwrap_or(cfg.optimizer.lr);
+    cfg.seed = a.seed.unwrap_or(cfg.seed);
+    let stem = a.config.file_stem().map_or("run".into(), |s| s.to_string_lossy());
     let opts = FitOptions {
-        out,
+        out: a.out.unwrap_or_else(|| Path::new("runs").join(&*stem)),
         resume: a.resume,
         progress: true,
         workers: a.workers,
         stop: stop_on_signals()?,
     };
-    let summary = match a.backend {
-        BackendKind::Cpu => fit::<Autodiff<Cpu>>(&cfg, &opts, &Default::default())?,
-        BackendKind::NdArray => fit::<Autodiff<NdArray>>(&cfg, &opts, &Default::default())?,
-        BackendKind::Cuda => cuda_fit(&cfg, &opts)?,
-    };
+    let summary = on_backend!(a.backend, B => fit::<Autodiff<B>>(&cfg, &opts, &Default::default()))?;
     let line = serde_json::json!({
         "run": opts.out,
         "steps": summary.steps,
@@ -177,46 +180,6 @@ fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicB
         signal_hook::flag::register(sig, flag.clone()).context("installing the signal handler")?;
     }
     Ok(flag)
-}
-
-/// burn-cuda panics (in its device thread) when no driver or GPU is present; turn that
-/// into an error that says what is missing.
-#[cfg(feature = "cuda")]
-fn on_cuda<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(anyhow::anyhow!(
-            "--backend cuda: the CUDA backend failed to start (message above); it needs an NVIDIA GPU and driver (libcuda.so)"
-        ))
-    })
-}
-#[cfg(feature = "cuda")]
-fn cuda_fit(cfg: &TrainConfig, opts: &FitOptions) -> anyhow::Result<crate::fit::FitSummary> {
-    use pixelcnn_models::backend::Cuda;
-    on_cuda(|| fit::<Autodiff<Cuda>>(cfg, opts, &Default::default()))
-}
-#[cfg(feature = "cuda")]
-fn cuda_eval(a: EvalArgs) -> anyhow::Result<()> {
-    on_cuda(|| run_eval::<pixelcnn_models::backend::Cuda>(a))
-}
-#[cfg(feature = "cuda")]
-fn cuda_sample(a: SampleArgs) -> anyhow::Result<()> {
-    on_cuda(|| run_sample::<pixelcnn_models::backend::Cuda>(a))
-}
-#[cfg(not(feature = "cuda"))]
-fn no_cuda<T>() -> anyhow::Result<T> {
-    anyhow::bail!("--backend cuda: this binary was built without CUDA; rebuild with `cargo build --features cuda`")
-}
-#[cfg(not(feature = "cuda"))]
-fn cuda_fit(_: &TrainConfig, _: &FitOptions) -> anyhow::Result<crate::fit::FitSummary> {
-    no_cuda()
-}
-#[cfg(not(feature = "cuda"))]
-fn cuda_eval(_: EvalArgs) -> anyhow::Result<()> {
-    no_cuda()
-}
-#[cfg(not(feature = "cuda"))]
-fn cuda_sample(_: SampleArgs) -> anyhow::Result<()> {
-    no_cuda()
 }
 
 /// The run's config (for its data section) and latest model.
@@ -258,16 +221,8 @@ fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
         }
         (_, Some(_)) => anyhow::bail!("--label: this model is not class-conditional"),
         (Conditioning::None, None) => Condition::None,
-        (_, None) => {
-            // vector conditioning: use the test set's first vectors (or encodings)
-            let ds = cfg.load_split(false)?;
-            let idx: Vec<usize> = (0..a.n).map(|k| k % ds.len()).collect();
-            let b = crate::batch::make_batch::<B>(&spec, &ds, &idx, &device);
-            match model.encode(b.images) {
-                Some(h) => Condition::Vector(h),
-                None => b.cond,
-            }
-        }
+        // vector conditioning: the test set's first vectors (or encodings)
+        (_, None) => items_condition(&model, &cfg.load_split(false)?, a.n, &device),
     };
     let t = std::time::Instant::now();
     let images = sample(&model, a.n, &cond, a.seed, a.temperature, a.naive_burn, &device)?;

@@ -18,7 +18,6 @@ pub struct TrainConfig {
     /// Passes over the training set (training also stops at `max_steps`).
     #[serde(default = "one")]
     pub epochs: usize,
-    #[serde(default)]
     pub max_steps: Option<u64>,
     /// Steps between checkpoints (one is also written at every epoch end and at the end).
     #[serde(default = "default_ckpt_every")]
@@ -27,7 +26,6 @@ pub struct TrainConfig {
     #[serde(default = "default_keep")]
     pub keep_last: usize,
     /// Test images scored at each epoch end (all when absent).
-    #[serde(default)]
     pub eval_limit: Option<usize>,
     /// Images in the per-epoch sample grid (0 = none).
     #[serde(default = "default_samples")]
@@ -49,35 +47,25 @@ fn default_samples() -> usize {
     16
 }
 
+/// A missing key takes its value from `OptimizerConfig::default()`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct OptimizerConfig {
     /// Adam learning rate.
-    #[serde(default = "default_lr")]
     pub lr: f64,
     /// Multiplicative learning-rate decay per step (1.0 = constant; PixelCNN++ uses 0.999995).
-    #[serde(default = "default_decay")]
     pub lr_decay: f64,
     /// Linear warm-up steps.
-    #[serde(default)]
     pub warmup_steps: u64,
     /// Clip the global gradient norm to this value.
-    #[serde(default)]
     pub grad_clip: Option<f32>,
-}
-
-fn default_lr() -> f64 {
-    1e-3
-}
-fn default_decay() -> f64 {
-    1.0
 }
 
 impl Default for OptimizerConfig {
     fn default() -> Self {
         Self {
-            lr: default_lr(),
-            lr_decay: default_decay(),
+            lr: 1e-3,
+            lr_decay: 1.0,
             warmup_steps: 0,
             grad_clip: None,
         }
@@ -113,12 +101,9 @@ pub struct DataConfig {
     pub format: DataFormat,
     pub path: PathBuf,
     /// `.npy` conditioning vectors for vector/spatial conditioning, one row per image.
-    #[serde(default)]
     pub train_vectors: Option<PathBuf>,
-    #[serde(default)]
     pub test_vectors: Option<PathBuf>,
     /// Use only the first N training images.
-    #[serde(default)]
     pub train_limit: Option<usize>,
 }
 
@@ -138,31 +123,22 @@ impl TrainConfig {
         };
         let cfg: TrainConfig = serde_yaml_ng::from_str(text).map_err(|e| err(e.to_string()))?;
         cfg.model.validate().map_err(|e| err(format!("model: {e}")))?;
-        if cfg.batch_size == 0 {
-            return Err(err("batch_size: must be positive".into()));
-        }
-        if cfg.epochs == 0 {
-            return Err(err("epochs: must be positive".into()));
-        }
-        if cfg.checkpoint_every == 0 {
-            return Err(err("checkpoint_every: must be positive".into()));
-        }
-        if !(cfg.optimizer.lr > 0.0 && cfg.optimizer.lr.is_finite()) {
-            return Err(err(format!(
-                "optimizer.lr: must be a positive number, got {}",
-                cfg.optimizer.lr
-            )));
-        }
-        if !(cfg.optimizer.lr_decay > 0.0 && cfg.optimizer.lr_decay <= 1.0) {
-            return Err(err(format!(
-                "optimizer.lr_decay: must be in (0, 1], got {}",
-                cfg.optimizer.lr_decay
-            )));
-        }
+        let check = |ok: bool, problem: String| if ok { Ok(()) } else { Err(err(problem)) };
+        check(cfg.batch_size > 0, "batch_size: must be positive".into())?;
+        check(cfg.epochs > 0, "epochs: must be positive".into())?;
+        check(cfg.checkpoint_every > 0, "checkpoint_every: must be positive".into())?;
+        let (lr, decay) = (cfg.optimizer.lr, cfg.optimizer.lr_decay);
+        check(
+            lr > 0.0 && lr.is_finite(),
+            format!("optimizer.lr: must be a positive number, got {lr}"),
+        )?;
+        check(
+            decay > 0.0 && decay <= 1.0,
+            format!("optimizer.lr_decay: must be in (0, 1], got {decay}"),
+        )?;
         if let Some(c) = cfg.optimizer.grad_clip {
-            if c.is_nan() || c <= 0.0 {
-                return Err(err(format!("optimizer.grad_clip: must be positive, got {c}")));
-            }
+            // `c > 0.0` is false for NaN too
+            check(c > 0.0, format!("optimizer.grad_clip: must be positive, got {c}"))?;
         }
         Ok(cfg)
     }

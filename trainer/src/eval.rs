@@ -24,9 +24,9 @@ pub fn evaluate<B: FusedOps>(
     device: &B::Device,
 ) -> EvalResult {
     let n = limit.unwrap_or(ds.len()).min(ds.len());
+    let batch = batch.max(1); // the CLI refuses 0; a library caller's 0 scores one at a time
     let mut total = 0f64;
-    let mut start = 0;
-    while start < n {
+    for start in (0..n).step_by(batch) {
         let idx: Vec<usize> = (start..(start + batch).min(n)).collect();
         let b = make_batch::<B>(&model.spec, ds, &idx, device);
         let nats: Vec<f32> = model
@@ -36,7 +36,6 @@ pub fn evaluate<B: FusedOps>(
             .to_vec()
             .expect("f32 data");
         total += nats.iter().map(|&v| v as f64).sum::<f64>();
-        start += idx.len();
     }
     let nll = total / n.max(1) as f64;
     EvalResult {

@@ -6,7 +6,7 @@
 //! moments, the step, the epoch and the position inside it, which together are the whole
 //! random state: `--resume` continues with exactly the losses of an uninterrupted run.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +19,7 @@ use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
 use burn::tensor::Tensor;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pixelcnn_models::checkpoint::{self, CHECKPOINTS};
 use pixelcnn_models::fused::{FusedAutodiff, FusedOps};
 use pixelcnn_models::{CondInput, Condition, Conditioning, PixelModel};
@@ -28,7 +28,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{condition, make_batch};
+use crate::batch::{items_condition, make_batch};
 use crate::config::TrainConfig;
 use crate::datasets::Dataset;
 use crate::eval::{evaluate, EvalResult};
@@ -41,7 +41,7 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const EPOCHS_FILE: &str = "epochs.jsonl";
 
 /// Where training stands; stored in every checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TrainState {
     /// Optimizer steps taken.
     pub step: u64,
@@ -81,11 +81,6 @@ pub struct FitOptions {
     /// Set (e.g. by SIGINT/SIGTERM) to stop after the current step with a checkpoint, so
     /// an interrupted run loses nothing and resumes exactly.
     pub stop: Arc<AtomicBool>,
-}
-
-/// The default worker count: one per core.
-pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -260,7 +255,6 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
     let spec = &cfg.model;
     let train = cfg.load_split(true).context("loading the training split")?;
     let test = cfg.load_split(false).context("loading the test split")?;
-    anyhow::ensure!(!train.is_empty(), "{}: no training images", train.source.display());
     let out = &opts.out;
     fs::create_dir_all(out).with_context(|| format!("creating run directory {}", out.display()))?;
     let cfg_text = serde_yaml_ng::to_string(cfg)?;
@@ -285,9 +279,8 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             .map_err(|e| anyhow::anyhow!("{}: {e}", ckpt.join(OPTIM_FILE).display()))?;
         optim = optim.load_record(orec);
         let sbytes = checkpoint::read_file(&ckpt, STATE_FILE)?;
-        let state: TrainState =
+        let mut state: TrainState =
             serde_json::from_slice(&sbytes).with_context(|| format!("{}", ckpt.join(STATE_FILE).display()))?;
-        let mut state = state;
         check_resumable(&ckpt, &mut state, cfg, train.len())?;
         truncate_metrics(out, &state)?;
         if let Some(w) = opts.workers {
@@ -304,16 +297,13 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
         let _ = fs::remove_file(out.join(METRICS_FILE));
         let _ = fs::remove_file(out.join(EPOCHS_FILE));
         let state = TrainState {
-            step: 0,
-            epoch: 0,
-            batch_in_epoch: 0,
             seed: cfg.seed,
-            best_test_bpd: None,
-            best_step: None,
-            train_seconds: 0.0,
-            workers: opts.workers.unwrap_or_else(default_workers),
+            workers: opts
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             batch_size: Some(cfg.batch_size),
             train_items: Some(train.len()),
+            ..Default::default()
         };
         (PixelModel::<B>::new(spec, cfg.seed, device), state)
     };
@@ -321,22 +311,17 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
     let batches_per_epoch = train.len().div_ceil(cfg.batch_size);
     let max_steps = cfg.max_steps.unwrap_or(u64::MAX);
     let total_steps = (cfg.epochs as u64 * batches_per_epoch as u64).min(max_steps);
-    let bar = if opts.progress {
-        let b = ProgressBar::new(total_steps);
-        b.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
-                .expect("template")
-                .progress_chars("=> "),
-        );
-        b.set_position(state.step.min(total_steps));
-        b
+    let target = if opts.progress {
+        ProgressDrawTarget::stderr()
     } else {
-        ProgressBar::hidden()
+        ProgressDrawTarget::hidden()
     };
-    let mut metrics = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out.join(METRICS_FILE))?;
+    let style =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}").expect("template");
+    let bar = ProgressBar::with_draw_target(Some(total_steps), target)
+        .with_style(style.progress_chars("=> "))
+        .with_position(state.step.min(total_steps));
+    let mut metrics = append_to(&out.join(METRICS_FILE))?;
     let mut losses = Vec::new();
     let mut last_test = None;
     let mut last_ckpt = None;
@@ -385,27 +370,22 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             bar.set_position(state.step);
             bar.set_message(format!("train {value:.4} bits/dim  {:.1} img/s", m.images_per_s));
             if state.step % cfg.checkpoint_every == 0 {
-                metrics.flush()?;
-                save(out, &model, &optim, &state, cfg.keep_last)?;
-                plot_run(out)?;
+                save(out, &mut metrics, &model, &optim, &state, cfg.keep_last)?;
             }
         }
         if stopped {
-            metrics.flush()?;
-            let dir = save(out, &model, &optim, &state, cfg.keep_last)?;
+            let dir = save(out, &mut metrics, &model, &optim, &state, cfg.keep_last)?;
             bar.println(format!("stopped at step {}: checkpoint {}", state.step, dir.display()));
             last_ckpt = Some(dir);
-            plot_run(out)?;
             break;
         }
         let epoch_done = state.batch_in_epoch >= batches_per_epoch;
         // epoch end (or the end of training): score, sample, plot, checkpoint
         let valid = model.valid();
-        let inner = device.clone();
-        let result = evaluate(&valid, &test, cfg.eval_limit, cfg.batch_size.max(16), &inner);
+        let result = evaluate(&valid, &test, cfg.eval_limit, cfg.batch_size.max(16), device);
         let grid = if cfg.sample_count > 0 {
             let path = out.join(format!("samples-epoch-{:03}.png", state.epoch + 1));
-            write_samples(&valid, &test, cfg.sample_count, cfg.seed, &path, &inner)?;
+            write_samples(&valid, &test, cfg.sample_count, cfg.seed, &path, device)?;
             Some(path.display().to_string())
         } else {
             None
@@ -421,11 +401,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             test_images: result.images,
             sample_grid: grid,
         };
-        let mut ef = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(out.join(EPOCHS_FILE))?;
-        writeln!(ef, "{}", serde_json::to_string(&e)?)?;
+        writeln!(append_to(&out.join(EPOCHS_FILE))?, "{}", serde_json::to_string(&e)?)?;
         bar.println(format!(
             "epoch {} step {}: test {:.4} bits/dim ({} images)",
             e.epoch, e.step, result.bits_per_dim, result.images
@@ -435,32 +411,37 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             state.epoch += 1;
             state.batch_in_epoch = 0;
         }
-        metrics.flush()?;
-        last_ckpt = Some(save(out, &model, &optim, &state, cfg.keep_last)?);
-        plot_run(out)?;
+        last_ckpt = Some(save(out, &mut metrics, &model, &optim, &state, cfg.keep_last)?);
     }
     bar.finish_and_clear();
-    let checkpoint = match last_ckpt {
-        Some(c) => c,
-        None => checkpoint::latest(out)?,
-    };
     Ok(FitSummary {
         steps: state.step,
         epochs_completed: state.epoch,
         losses,
         last_test,
-        checkpoint,
+        // none written by this session: the run was already complete
+        checkpoint: last_ckpt.map_or_else(|| checkpoint::latest(out), Ok)?,
         train_seconds: state.train_seconds,
     })
 }
 
+/// Opens a metrics file for appending, creating it if needed.
+fn append_to(path: &Path) -> anyhow::Result<File> {
+    let file = OpenOptions::new().create(true).append(true).open(path);
+    file.with_context(|| format!("opening {}", path.display()))
+}
+
+/// Flushes the step metrics, writes a checkpoint (keeping the newest `keep_last` and the
+/// best), and re-draws the curves.
 fn save<B: AutodiffBackend, O: Optimizer<PixelModel<B>, B>>(
     out: &Path,
+    metrics: &mut File,
     model: &PixelModel<B>,
     optim: &O,
     state: &TrainState,
     keep_last: usize,
 ) -> anyhow::Result<PathBuf> {
+    metrics.flush()?;
     let mut files = checkpoint::model_files(model);
     files.push((OPTIM_FILE, checkpoint::record_bytes::<B, _>(optim.to_record())));
     files.push((STATE_FILE, serde_json::to_vec_pretty(state)?));
@@ -473,6 +454,7 @@ fn save<B: AutodiffBackend, O: Optimizer<PixelModel<B>, B>>(
             fs::remove_dir_all(path).with_context(|| format!("removing old checkpoint {}", path.display()))?;
         }
     }
+    plot_run(out)?;
     Ok(dir)
 }
 
@@ -489,19 +471,15 @@ fn check_resumable(ckpt: &Path, state: &mut TrainState, cfg: &TrainConfig, train
     if state.seed != cfg.seed {
         return Err(refuse("seed", state.seed.to_string(), cfg.seed.to_string()));
     }
-    match state.batch_size {
-        Some(b) if b != cfg.batch_size => return Err(refuse("batch_size", b.to_string(), cfg.batch_size.to_string())),
-        _ => state.batch_size = Some(cfg.batch_size),
-    }
-    match state.train_items {
-        Some(n) if n != train_items => {
-            return Err(refuse(
-                "training images (data, train_limit)",
-                n.to_string(),
-                train_items.to_string(),
-            ))
+    let data = "training images (data, train_limit)";
+    for (field, run, now) in [
+        ("batch_size", &mut state.batch_size, cfg.batch_size),
+        (data, &mut state.train_items, train_items),
+    ] {
+        match *run {
+            Some(r) if r != now => return Err(refuse(field, r.to_string(), now.to_string())),
+            _ => *run = Some(now),
         }
-        _ => state.train_items = Some(train_items),
     }
     Ok(())
 }
@@ -525,14 +503,11 @@ fn truncate_metrics(out: &Path, state: &TrainState) -> anyhow::Result<()> {
         let Ok(text) = fs::read_to_string(&path) else {
             continue;
         };
-        let kept: Vec<&str> = text
+        let body: String = text
             .lines()
             .filter(|l| serde_json::from_str::<Line>(l).is_ok_and(|m| keep(&m)))
+            .map(|l| format!("{l}\n"))
             .collect();
-        let mut body = kept.join("\n");
-        if !body.is_empty() {
-            body.push('\n');
-        }
         fs::write(&path, body).with_context(|| format!("rewriting {}", path.display()))?;
     }
     Ok(())
@@ -549,17 +524,12 @@ fn write_samples<B: FusedOps>(
     let spec = &model.spec;
     // class models: cycle through the classes; vector models: the test set's vectors;
     // the auto-encoder: reconstructions of test images through their encodings.
-    let idx: Vec<usize> = (0..n).map(|k| k % test.len()).collect();
-    let cond = match (&spec.conditioning, &model.encoder) {
-        (_, Some(encoder)) => {
-            let b = make_batch::<B>(spec, test, &idx, device);
-            Condition::Vector(encoder.forward(pixelcnn_models::model::normalize(b.images)))
+    let cond = match spec.conditioning {
+        Conditioning::Class { classes } if model.encoder.is_none() => {
+            let labels = (0..n).map(|k| (k % classes) as i64).collect();
+            Condition::from_host(&CondInput::Labels(labels), device)
         }
-        (Conditioning::Class { classes }, _) => Condition::from_host(
-            &CondInput::Labels((0..n).map(|k| (k % classes) as i64).collect()),
-            device,
-        ),
-        _ => Condition::from_host(&condition(spec, test, &idx), device),
+        _ => items_condition(model, test, n, device),
     };
     let images = sample(model, n, &cond, seed, 1.0, false, device)?;
     let cols = (n as f64).sqrt().ceil() as usize;

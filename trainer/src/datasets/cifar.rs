@@ -38,15 +38,7 @@ pub fn load_split(dir: &Path, train: bool) -> Result<Dataset, DataError> {
     } else {
         vec!["test_batch.bin".into()]
     };
-    let mut ds = Dataset {
-        channels: 3,
-        height: 32,
-        width: 32,
-        images: Vec::new(),
-        labels: Vec::new(),
-        vectors: None,
-        source: dir.to_path_buf(),
-    };
+    let mut ds = Dataset::empty(dir, 3, 32, 32);
     for name in names {
         let path = dir.join(&name);
         let bytes =
@@ -62,7 +54,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_labels_and_sizes() {
-        let mut ds = load_empty();
+        let mut ds = Dataset::empty(Path::new("x"), 3, 32, 32);
         let mut rec = vec![3u8; RECORD];
         parse_batch(Path::new("b"), &rec, &mut ds).unwrap();
         assert_eq!(ds.labels, vec![3]);
@@ -75,17 +67,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("multiple"));
-    }
-
-    fn load_empty() -> Dataset {
-        Dataset {
-            channels: 3,
-            height: 32,
-            width: 32,
-            images: vec![],
-            labels: vec![],
-            vectors: None,
-            source: "x".into(),
-        }
     }
 }

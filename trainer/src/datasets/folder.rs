@@ -2,41 +2,20 @@
 //! label numbers). Each image is resized (keeping aspect, centre-cropped) to H x W and
 //! converted to the model's channel count.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
 
 use super::{data_err, DataError, Dataset};
 
 pub fn load(dir: &Path, channels: usize, height: usize, width: usize) -> Result<Dataset, DataError> {
-    let mut classes: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| data_err(dir, e.to_string()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.path())
-        .collect();
-    classes.sort();
+    let classes = sorted_entries(dir, Path::is_dir)?;
     if classes.is_empty() {
         return Err(data_err(dir, "no class subfolders: expected DIR/<class>/<image files>"));
     }
-    let mut ds = Dataset {
-        channels,
-        height,
-        width,
-        images: Vec::new(),
-        labels: Vec::new(),
-        vectors: None,
-        source: dir.to_path_buf(),
-    };
+    let mut ds = Dataset::empty(dir, channels, height, width);
     for (label, class_dir) in classes.iter().enumerate() {
-        let mut files: Vec<_> = std::fs::read_dir(class_dir)
-            .map_err(|e| data_err(class_dir, e.to_string()))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        for f in files {
+        for f in sorted_entries(class_dir, Path::is_file)? {
             let img = image::open(&f).map_err(|e| data_err(&f, format!("not a readable image: {e}")))?;
             let img = img.resize_to_fill(width as u32, height as u32, FilterType::Triangle);
             if channels == 1 {
@@ -54,6 +33,17 @@ pub fn load(dir: &Path, channels: usize, height: usize, width: usize) -> Result<
         return Err(data_err(dir, "class subfolders hold no images"));
     }
     Ok(ds)
+}
+
+/// The paths in `dir` that pass `keep`, sorted (unreadable entries are skipped).
+fn sorted_entries(dir: &Path, keep: fn(&Path) -> bool) -> Result<Vec<PathBuf>, DataError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| data_err(dir, e.to_string()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| keep(p))
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
 
 #[cfg(test)]

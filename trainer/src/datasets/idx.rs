@@ -32,26 +32,23 @@ pub fn find(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
 pub fn load_split(dir: &Path, prefix: &str) -> Result<Dataset, DataError> {
     let ipath = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let lpath = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let idx::IdxImages {
-        count: n,
-        rows: r,
-        cols: c,
-        pixels: images,
-    } = idx::read_images(&ipath)?;
+    let images = idx::read_images(&ipath)?;
     let labels = idx::parse_labels(&lpath, &idx::read_maybe_gz(&lpath)?)?;
-    if labels.len() != n {
+    if labels.len() != images.count {
         return Err(data_err(
             &lpath,
-            format!("has {} labels but {} has {n} images", labels.len(), ipath.display()),
+            format!(
+                "has {} labels but {} has {} images",
+                labels.len(),
+                ipath.display(),
+                images.count
+            ),
         ));
     }
+    let ds = Dataset::empty(&ipath, 1, images.rows, images.cols);
     Ok(Dataset {
-        channels: 1,
-        height: r,
-        width: c,
-        images,
+        images: images.pixels,
         labels,
-        vectors: None,
-        source: ipath,
+        ..ds
     })
 }

@@ -41,6 +41,19 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// No items yet, of images `channels x height x width` read from `source`.
+    pub fn empty(source: &Path, channels: usize, height: usize, width: usize) -> Self {
+        Self {
+            channels,
+            height,
+            width,
+            images: Vec::new(),
+            labels: Vec::new(),
+            vectors: None,
+            source: source.to_path_buf(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -89,40 +102,31 @@ impl Dataset {
 
     /// Checks that this dataset fits a model: image shape, label range, vectors.
     pub fn check_against(&self, spec: &ModelSpec) -> Result<(), DataError> {
-        if (self.channels, self.height, self.width) != (spec.channels, spec.height, spec.width) {
-            return Err(data_err(
-                &self.source,
-                format!(
-                    "images are {}x{}x{} (CxHxW) but the model expects {}x{}x{}",
-                    self.channels, self.height, self.width, spec.channels, spec.height, spec.width
-                ),
-            ));
-        }
-        match spec.decoder_conditioning() {
+        let (c, h, w) = (self.channels, self.height, self.width);
+        let problem = match spec.decoder_conditioning() {
+            _ if (c, h, w) != (spec.channels, spec.height, spec.width) => format!(
+                "images are {c}x{h}x{w} (CxHxW) but the model expects {}x{}x{}",
+                spec.channels, spec.height, spec.width
+            ),
             Conditioning::Class { classes } => {
-                if let Some((i, l)) = self.labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
-                    return Err(data_err(
-                        &self.source,
-                        format!("label {l} of item {i} is out of range 0..{classes}"),
-                    ));
-                }
+                let bad = self.labels.iter().enumerate().find(|(_, &l)| l as usize >= classes);
+                let Some((i, l)) = bad else { return Ok(()) };
+                format!("label {l} of item {i} is out of range 0..{classes}")
             }
             Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } if spec.encoder.is_none() => {
                 match &self.vectors {
-                    None => {
-                        return Err(data_err(
-                            &self.source,
-                            format!("the model is conditioned on {dim}-dim vectors: set data.train_vectors/test_vectors (.npy, one row per image)"),
-                        ))
-                    }
+                    None => format!(
+                        "the model is conditioned on {dim}-dim vectors: set data.train_vectors/test_vectors \
+                         (.npy, one row per image)"
+                    ),
                     Some((_, d)) if *d != dim => {
-                        return Err(data_err(&self.source, format!("conditioning vectors have {d} columns, the model expects {dim}")))
+                        format!("conditioning vectors have {d} columns, the model expects {dim}")
                     }
-                    _ => {}
+                    Some(_) => return Ok(()),
                 }
             }
-            _ => {}
-        }
-        Ok(())
+            _ => return Ok(()),
+        };
+        Err(data_err(&self.source, problem))
     }
 }
