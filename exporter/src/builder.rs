@@ -7,21 +7,18 @@ use onnx_protobuf::{
     ValueInfoProto,
 };
 
-use pixelcnn_models::contract::{DimSpec, GraphContract, TensorSpec};
+use pixelcnn_models::contract::{GraphContract, TensorSpec};
 
-/// A dimension of a graph input/output: fixed or a named symbol (e.g. the batch).
-#[derive(Debug, Clone)]
-pub enum Dim {
-    Fixed(usize),
-    Sym(&'static str),
-}
+/// A dimension of a graph input/output: fixed or a named symbol (the batch), as the
+/// contract writes it.
+pub use pixelcnn_models::contract::DimSpec as Dim;
 
 /// The symbolic batch dimension every graph input and output starts with.
 pub const BATCH: &str = "batch";
 
 /// `[batch, dims...]`: a graph value's shape, the symbolic batch first.
 pub fn batched(dims: &[usize]) -> Vec<Dim> {
-    std::iter::once(Dim::Sym(BATCH))
+    std::iter::once(Dim::Named(BATCH.into()))
         .chain(dims.iter().map(|&d| Dim::Fixed(d)))
         .collect()
 }
@@ -54,17 +51,11 @@ pub struct GraphBuilder {
     pub outputs: Vec<TensorSpec>,
 }
 
-fn tensor_spec(name: &str, elem: Elem, dims: &[Dim]) -> TensorSpec {
+fn tensor_spec(name: &str, dtype: Elem, dims: &[Dim]) -> TensorSpec {
     TensorSpec {
         name: name.to_string(),
-        dtype: elem,
-        shape: dims
-            .iter()
-            .map(|d| match d {
-                Dim::Fixed(n) => DimSpec::Fixed(*n),
-                Dim::Sym(s) => DimSpec::Named(s.to_string()),
-            })
-            .collect(),
+        dtype,
+        shape: dims.to_vec(),
     }
 }
 
@@ -74,7 +65,7 @@ fn value_info(name: &str, elem: Elem, dims: &[Dim]) -> ValueInfoProto {
         let mut dim = tensor_shape_proto::Dimension::new();
         dim.value = Some(match d {
             Dim::Fixed(n) => tensor_shape_proto::dimension::Value::DimValue(*n as i64),
-            Dim::Sym(s) => tensor_shape_proto::dimension::Value::DimParam(s.to_string()),
+            Dim::Named(s) => tensor_shape_proto::dimension::Value::DimParam(s.clone()),
         });
         shape.dim.push(dim);
     }

@@ -219,39 +219,29 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelMod
     let fresh = PixelModel::new(&spec, 0, device);
     // what burn's load_record would panic on: another decoder, another layer count
     let layers = match (&fresh.decoder, &record.decoder) {
-        (Decoder::Gated(_), DecoderRecord::Gated(r)) => r.layers.len(),
-        (Decoder::Plain(_), DecoderRecord::Plain(r)) => r.layers.len(),
-        _ => {
-            return Err(invalid(
-                &weights,
-                format!("holds another decoder than {SPEC_FILE} describes"),
-            ))
-        }
-    };
+        (Decoder::Gated(_), DecoderRecord::Gated(r)) => Some(r.layers.len()),
+        (Decoder::Plain(_), DecoderRecord::Plain(r)) => Some(r.layers.len()),
+        _ => None,
+    }
+    .ok_or_else(|| invalid(&weights, format!("holds another decoder than {SPEC_FILE} describes")))?;
     if layers != spec.layers {
-        return Err(invalid(
-            &weights,
-            format!(
-                "does not fit {SPEC_FILE}: {layers} layers, the spec has {}",
-                spec.layers
-            ),
-        ));
+        let problem = format!(
+            "does not fit {SPEC_FILE}: {layers} layers, the spec has {}",
+            spec.layers
+        );
+        return Err(invalid(&weights, problem));
     }
     let want = param_shapes(&fresh);
     let model = fresh.load_record(record);
     let got = param_shapes(&model);
     if got != want {
         let k = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
-        return Err(invalid(
-            &weights,
-            format!(
-                "does not fit {SPEC_FILE}: {} parameters, the spec has {}; parameter {k} is {:?}, the spec wants {:?}",
-                got.len(),
-                want.len(),
-                got.get(k),
-                want.get(k)
-            ),
-        ));
+        let (n, m) = (got.len(), want.len());
+        let (g, w) = (got.get(k), want.get(k));
+        let problem = format!(
+            "does not fit {SPEC_FILE}: {n} parameters, the spec has {m}; parameter {k} is {g:?}, the spec wants {w:?}"
+        );
+        return Err(invalid(&weights, problem));
     }
     Ok(model)
 }

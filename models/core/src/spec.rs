@@ -107,81 +107,63 @@ pub struct SpecError {
     pub problem: String,
 }
 
-fn bad(field: &'static str, problem: impl Into<String>) -> SpecError {
-    SpecError {
-        field,
-        problem: problem.into(),
+/// `Err` naming `field` and `problem` unless `ok`.
+fn check(ok: bool, field: &'static str, problem: impl Into<String>) -> Result<(), SpecError> {
+    match ok {
+        true => Ok(()),
+        false => Err(SpecError {
+            field,
+            problem: problem.into(),
+        }),
     }
 }
 
 impl ModelSpec {
     /// Checks every constraint the models and graphs rely on.
     pub fn validate(&self) -> Result<(), SpecError> {
-        if self.channels != 1 && self.channels != 3 {
-            return Err(bad("channels", format!("expected 1 or 3, got {}", self.channels)));
-        }
-        if self.height == 0 || self.width == 0 {
-            return Err(bad("height/width", "must be positive"));
-        }
-        if self.layers == 0 {
-            return Err(bad("layers", "must be at least 1"));
-        }
-        if self.hidden < self.channels {
-            return Err(bad(
-                "hidden",
-                format!(
-                    "must be at least `channels` ({}) so every colour has features",
-                    self.channels
-                ),
-            ));
-        }
-        if self.head_hidden < self.channels {
-            return Err(bad("head_hidden", format!("must be at least {}", self.channels)));
-        }
+        let (c, h, w) = (self.channels, self.height, self.width);
+        check(c == 1 || c == 3, "channels", format!("expected 1 or 3, got {c}"))?;
+        check(h > 0 && w > 0, "height/width", "must be positive")?;
+        check(self.layers > 0, "layers", "must be at least 1")?;
+        let why = format!("must be at least `channels` ({c}) so every colour has features");
+        check(self.hidden >= c, "hidden", why)?;
+        check(self.head_hidden >= c, "head_hidden", format!("must be at least {c}"))?;
         for (field, k) in [("first_kernel", self.first_kernel), ("kernel", self.kernel)] {
-            if k < 3 || k.is_multiple_of(2) {
-                return Err(bad(field, format!("expected an odd size >= 3, got {k}")));
-            }
+            check(
+                k >= 3 && !k.is_multiple_of(2),
+                field,
+                format!("expected an odd size >= 3, got {k}"),
+            )?;
         }
         match &self.conditioning {
             Conditioning::None => {}
-            Conditioning::Class { classes } if *classes < 2 => {
-                return Err(bad("conditioning.classes", "must be at least 2"))
+            Conditioning::Class { classes } => check(*classes >= 2, "conditioning.classes", "must be at least 2")?,
+            Conditioning::Vector { dim } => check(*dim > 0, "conditioning.dim", "must be positive")?,
+            Conditioning::Spatial { dim, map_channels } => {
+                check(*dim > 0, "conditioning.dim", "must be positive")?;
+                check(*map_channels > 0, "conditioning.map_channels", "must be positive")?;
+                let why = format!(
+                    "spatial conditioning upsamples by 4: height and width must be multiples of 4, got {h}x{w}"
+                );
+                check(h.is_multiple_of(4) && w.is_multiple_of(4), "conditioning", why)?;
             }
-            Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } if *dim == 0 => {
-                return Err(bad("conditioning.dim", "must be positive"))
-            }
-            Conditioning::Spatial { map_channels, .. } => {
-                if *map_channels == 0 {
-                    return Err(bad("conditioning.map_channels", "must be positive"));
-                }
-                if !self.height.is_multiple_of(4) || !self.width.is_multiple_of(4) {
-                    return Err(bad(
-                        "conditioning",
-                        format!(
-                            "spatial conditioning upsamples by 4: height and width must be multiples of 4, got {}x{}",
-                            self.height, self.width
-                        ),
-                    ));
-                }
-            }
-            _ => {}
         }
-        match (self.arch, &self.encoder) {
-            (Arch::Autoencoder, None) => return Err(bad("encoder", "arch `autoencoder` needs an `encoder` section")),
-            (Arch::Autoencoder, Some(enc)) => {
-                if enc.bottleneck == 0 || enc.hidden == 0 {
-                    return Err(bad("encoder", "bottleneck and hidden must be positive"));
-                }
-                if self.conditioning != Conditioning::None {
-                    return Err(bad(
-                        "conditioning",
-                        "an autoencoder is conditioned on its own bottleneck: leave `conditioning` out",
-                    ));
-                }
-            }
-            (_, Some(_)) => return Err(bad("encoder", "only arch `autoencoder` takes an encoder")),
-            _ => {}
+        let ae = self.arch == Arch::Autoencoder;
+        check(
+            !ae || self.encoder.is_some(),
+            "encoder",
+            "arch `autoencoder` needs an `encoder` section",
+        )?;
+        check(
+            ae || self.encoder.is_none(),
+            "encoder",
+            "only arch `autoencoder` takes an encoder",
+        )?;
+        if let Some(enc) = &self.encoder {
+            let positive = enc.bottleneck > 0 && enc.hidden > 0;
+            check(positive, "encoder", "bottleneck and hidden must be positive")?;
+            let why = "an autoencoder is conditioned on its own bottleneck: leave `conditioning` out";
+            check(self.conditioning == Conditioning::None, "conditioning", why)?;
         }
         Ok(())
     }
