@@ -21,7 +21,7 @@
 //! above and left of the image (the link has no bias for this reason).
 
 use burn::tensor::backend::Backend;
-use pixelcnn_models::{Conditioning, PixelModel, LEVELS};
+use pixelcnn_models::{PixelModel, LEVELS};
 
 use crate::builder::{batched, Attr, Elem, GraphBuilder};
 use crate::layers::{self, CondValue};
@@ -31,24 +31,17 @@ use pixelcnn_core::contract::names;
 /// How to drive the step graphs; stored in the contract and the generated README.
 pub const SAMPLING_DOC: &str = "Cached sampling (all state tensors and v_ctx start as zeros, shapes in the step graphs' inputs): for each row i: reset every past_h.* to zeros; for each column j and colour c: run step_pixel(row, col=j, v_ctx, past_h.*, [label|cond], [row_index=i]), draw sub-pixel c from logits[:, c] and write it into row[:, c, j]; after the last colour of pixel j, keep its present_h.* as the next past_h.*. After the row, run step_row(row, past_v.*, [label|cond], [row_index=i]) and carry present_v.* -> past_v.* and v_ctx to the next row; then zero `row`. `row_index` exists only for spatial conditioning.";
 
-fn needs_row_index(cond: &Conditioning) -> bool {
-    matches!(cond, Conditioning::Spatial { .. })
-}
-
 /// Inputs shared by both step graphs: conditioning (+ row index for spatial maps).
 /// Returns the conditioning value as the decoder's layers consume it, and the spatial
 /// map `[B, cs, W]` of the current row (spatial only).
 fn step_cond<B: Backend>(g: &mut GraphBuilder, model: &PixelModel<B>) -> (CondValue, Option<String>) {
-    let cond = model.spec.decoder_conditioning();
-    let given = crate::full::cond_inputs(g, &cond);
-    if !needs_row_index(&cond) {
+    let given = crate::full::cond_inputs(g, &model.spec.decoder_conditioning());
+    // a model has a spatial map exactly when it is spatially conditioned (on a vector)
+    let (CondValue::Dense(h), Some(m)) = (&given, &model.spatial_map) else {
         return (given, None);
-    }
-    let row_index = g.input(names::ROW_INDEX, Elem::I64, &[]);
-    let CondValue::Dense(h) = given else {
-        unreachable!("spatial conditioning takes a vector")
     };
-    let map = layers::spatial_map(g, model.spatial_map.as_ref().expect("spatial map"), &h);
+    let row_index = g.input(names::ROW_INDEX, Elem::I64, &[]);
+    let map = layers::spatial_map(g, m, h);
     let row = g.node("Gather", &[&map, &row_index], vec![("axis", Attr::Int(2))]); // [B, cs, W]
     (CondValue::Map(row.clone()), Some(row))
 }
