@@ -7,13 +7,8 @@
 # rows) above their reconstructions (even rows).
 #   scripts/check-reconstructions.sh MODEL_DIR [N=100] [GRID.png]
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
-bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 model="$1"; n="${2:-100}"; grid="${3:-}"
-py="$(scripts/setup-python.sh)"
-scripts/fetch-data.sh >/dev/null 2>&1 || scripts/fetch-data.sh
-[ -f data/digit-classifier.npz ] || "$py" scripts/digit_classifier.py train >/dev/null
-tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib/digits.sh"
 "$py" - "$model" "$n" "$tmp" <<'PY'
 import sys, numpy as np, onnxruntime as ort
 model, n, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -26,20 +21,14 @@ np.save(f"{tmp}/x.npy", x); np.save(f"{tmp}/h.npy", h); np.save(f"{tmp}/labels.n
 PY
 "$bin"/sample --model "$model" --backend ort --n "$n" --cond "$tmp/h.npy" --seed 1 --out "$tmp/rec.npy" >/dev/null
 if [ -n "$grid" ]; then
-  "$py" - "$tmp" "$grid" <<'PY'
+  "$py" - "$tmp" <<'PY'
 import sys, numpy as np
-from PIL import Image
-tmp, grid = sys.argv[1], sys.argv[2]
+tmp = sys.argv[1]
 x, r = np.load(f"{tmp}/x.npy"), np.load(f"{tmp}/rec.npy")
-cols, cell = 10, 29
-pairs = min(5, len(x) // cols)
-g = np.full((2 * pairs * cell + 1, cols * cell + 1), 40, np.uint8)
-for p in range(pairs):
-    for j in range(cols):
-        k = p * cols + j
-        for row, img in ((2 * p, x[k, 0]), (2 * p + 1, r[k, 0])):
-            g[1 + row * cell:1 + row * cell + 28, 1 + j * cell:1 + j * cell + 28] = img
-Image.fromarray(g).resize((g.shape[1] * 4, g.shape[0] * 4), Image.NEAREST).save(grid)
+p = min(5, len(x) // 10)  # pairs of rows of 10: originals above their reconstructions
+pair = lambda a: a[:p * 10].reshape(p, 10, 1, 28, 28)
+np.save(f"{tmp}/grid.npy", np.stack([pair(x), pair(r)], 1).reshape(2 * p, 10, 1, 28, 28))
 PY
+  "$py" scripts/digit_classifier.py grid --images "$tmp/grid.npy" --out "$grid"
 fi
 "$py" scripts/digit_classifier.py check --images "$tmp/rec.npy" --labels "$tmp/labels.npy" --min "${MIN:-0}"

@@ -9,6 +9,8 @@ epochs, ~98% test accuracy), cached as an .npz; then it labels images from .npy 
   digit_classifier.py check --images S.npy --labels L.npy [--model data/digit-classifier.npz]
       prints {"accuracy": share of images classified as their label, "per_label": [...]}
       and exits 1 below --min (default 0: report only)
+  digit_classifier.py grid --images G.npy --out G.png
+      writes uint8 [rows, cols, 1, 28, 28] as a grid of 28x28 cells (1-pixel gaps), 4x upscaled
 
 IMAGES: uint8 [n, 1, 28, 28] (what `sample --out X.npy` writes); LABELS: int [n].
 """
@@ -108,6 +110,17 @@ def check(a):
         sys.exit(f"accuracy {acc:.3f} is below --min {a.min}")
 
 
+def grid(a):
+    from PIL import Image
+    cells = np.load(a.images)
+    rows, cols, cell = cells.shape[0], cells.shape[1], 29
+    g = np.full((rows * cell + 1, cols * cell + 1), 40, np.uint8)
+    for i in range(rows):
+        for j in range(cols):
+            g[1 + i * cell:1 + i * cell + 28, 1 + j * cell:1 + j * cell + 28] = cells[i, j, 0]
+    Image.fromarray(g).resize((g.shape[1] * 4, g.shape[0] * 4), Image.NEAREST).save(a.out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -120,8 +133,11 @@ def main():
     c.add_argument("--labels", required=True)
     c.add_argument("--model", default="data/digit-classifier.npz")
     c.add_argument("--min", type=float, default=0.0)
+    g = sub.add_parser("grid")
+    g.add_argument("--images", required=True)
+    g.add_argument("--out", required=True)
     a = ap.parse_args()
-    train(a) if a.cmd == "train" else check(a)
+    {"train": train, "check": check, "grid": grid}[a.cmd](a)
 
 
 if __name__ == "__main__":
