@@ -154,8 +154,9 @@ fn sample_cli_completion_interpolation_and_reconstruction() {
 #[test]
 fn gpu_backends_without_their_libraries_are_clear_errors_or_fall_back() {
     let tmp = tempfile::tempdir().unwrap();
-    for backend in ["ort-cuda", "ort-tensorrt"] {
-        let out = sample_cli()
+    // one image of the shipped model on `backend` (+ `extra` flags) into `out`
+    let run = |backend: &str, extra: &[&str], out: &Path| {
+        sample_cli()
             .args([
                 "--model",
                 "models/pretrained/mnist-gated",
@@ -163,13 +164,17 @@ fn gpu_backends_without_their_libraries_are_clear_errors_or_fall_back() {
                 "1",
                 "--backend",
                 backend,
-                "--out",
             ])
-            .arg(tmp.path().join("x.png"))
+            .args(extra)
+            .arg("--out")
+            .arg(out)
             .env_remove("ORT_DYLIB_PATH")
             .current_dir(root())
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for backend in ["ort-cuda", "ort-tensorrt"] {
+        let out = run(backend, &[], &tmp.path().join("x.png"));
         let err = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
             continue; // a machine with the GPU build and a GPU: nothing to check here
@@ -182,22 +187,7 @@ fn gpu_backends_without_their_libraries_are_clear_errors_or_fall_back() {
         assert_eq!(err.trim().lines().count(), 1, "{backend}: one line, got {err}");
         // with --fallback the same request runs on CPU and says so
         let png = tmp.path().join(format!("{backend}.png"));
-        let out = sample_cli()
-            .args([
-                "--model",
-                "models/pretrained/mnist-gated",
-                "--n",
-                "1",
-                "--fallback",
-                "--backend",
-                backend,
-                "--out",
-            ])
-            .arg(&png)
-            .env_remove("ORT_DYLIB_PATH")
-            .current_dir(root())
-            .output()
-            .unwrap();
+        let out = run(backend, &["--fallback"], &png);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{backend} --fallback: {err}");
         assert!(err.contains("running on CPU instead"), "{err}");
