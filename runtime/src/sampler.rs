@@ -237,9 +237,10 @@ impl CachedSampler {
         let mut row = ArrayD::<u8>::zeros(IxDyn(&[n, c, w]));
         for i in 0..h {
             row.fill(0);
-            let row_index = match spatial {
-                true => Some(self.pixel.upload(names::ROW_INDEX, &Input::I64(scalar(i).view()))?),
-                false => None,
+            let row_index = if spatial {
+                Some(self.pixel.upload(names::ROW_INDEX, &Input::I64(scalar(i).view()))?)
+            } else {
+                None
             };
             let mut extra: Vec<(&str, &Value)> = cond.iter().map(|(k, v)| (*k, v)).collect();
             extra.extend(row_index.iter().map(|r| (names::ROW_INDEX, r)));

@@ -109,13 +109,13 @@ pub struct SpecError {
 
 /// `Err` naming `field` and `problem` unless `ok`.
 fn check(ok: bool, field: &'static str, problem: impl Into<String>) -> Result<(), SpecError> {
-    match ok {
-        true => Ok(()),
-        false => Err(SpecError {
-            field,
-            problem: problem.into(),
-        }),
+    if ok {
+        return Ok(());
     }
+    Err(SpecError {
+        field,
+        problem: problem.into(),
+    })
 }
 
 impl ModelSpec {
