@@ -9,10 +9,15 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 port="${1:-8080}"; [ $# -gt 0 ] && shift
-scripts/fetch-data.sh 2>/dev/null
-web_deps() { # npm ci when node_modules is missing or older than the lock file
+# quiet when the data is there; what went wrong when it could not be fetched
+if ! log="$(scripts/fetch-data.sh 2>&1)"; then
+  echo "$log" >&2; echo "serve-web: scripts/fetch-data.sh failed" >&2; exit 1
+fi
+web_deps() { # npm ci when node_modules is missing or older than the lock file; one retry
   if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
-    (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+    (cd web && { npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2 ||
+      { echo "serve-web: npm ci failed; retrying once" >&2; sleep 5; npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2; }; }) ||
+      { echo "serve-web: npm ci in web/ failed (onnxruntime-web and playwright-core from web/package-lock.json)" >&2; exit 1; }
   fi
 }
 web_deps

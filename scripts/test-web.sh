@@ -71,14 +71,24 @@ echo "info: native ONNX Runtime $SPEED_MODEL batch 1: $(native_speed 1 4)"
 echo "info: native ONNX Runtime $SPEED_MODEL batch 16: $(native_speed 16 16)"   # leaves speed-native.npy: seed 1, 16 images
 
 # the page, served as scripts/serve-web.sh serves it, with the tiny exports under /exports/
-nice scripts/serve-web.sh 0 --mount "exports=$tmp" > "$tmp/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 1500); do
-  grep -q '^serving ' "$tmp/serve.log" && break
-  kill -0 "$server" 2>/dev/null || { cat "$tmp/serve.log" >&2; echo "FAILED: the page server did not start" >&2; exit 1; }
-  sleep 0.2
-done
+# (a second try when the first server exits before serving, e.g. npm ci failed; what it
+# printed and its exit status go to stdout so that a CI log shows why)
+start_server() { # TRY: 0 when the server prints its URL
+  nice scripts/serve-web.sh 0 --mount "exports=$tmp" > "$tmp/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1500); do
+    grep -q '^serving ' "$tmp/serve.log" && return 0
+    if ! kill -0 "$server" 2>/dev/null; then
+      local rc=0; wait "$server" || rc=$?; server=""
+      echo "info: page server (try $1) exited with status $rc before serving; it printed:"
+      sed 's/^/  | /' "$tmp/serve.log"
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "info: page server (try $1) printed no URL in 300 s"; kill "$server" 2>/dev/null; server=""; return 1
+}
+start_server 1 || { sleep 5; start_server 2; } || { echo "FAILED: the page server did not start"; exit 1; }
 url="$(sed -n 's/^serving //p' "$tmp/serve.log" | head -n1)"
-[ -n "$url" ] || { echo "FAILED: the page server printed no URL" >&2; exit 1; }
 echo "info: page served at $url"
 nice node web/test/browser.mjs "$url" "$tmp" bench-out/web
