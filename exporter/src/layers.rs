@@ -2,10 +2,11 @@
 //! normalisation, convolutions with masks applied, gates, slices, conditioning terms,
 //! the spatial map m(h) and the auto-encoder's encoder.
 
+use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use pixelcnn_models::autoencoder::Encoder;
-use pixelcnn_models::conditioning::{CondProjection, SpatialMap, UP_KERNEL, UP_PAD, UP_STRIDE};
+use pixelcnn_models::conditioning::{SpatialMap, UP_KERNEL, UP_PAD, UP_STRIDE};
 use pixelcnn_models::conv::Conv;
 use pixelcnn_models::model::NORM_SCALE;
 
@@ -89,25 +90,20 @@ pub fn shift_down(g: &mut GraphBuilder, x: &str, height: usize) -> String {
     slice(g, &p, 2, 0, height as i64)
 }
 
-/// V^T h as a `[N, out]` tensor for dense conditioning (class or vector).
-pub fn cond_dense<B: Backend>(g: &mut GraphBuilder, proj: &CondProjection<B>, cond: &CondValue) -> String {
-    let wn = weight(g, "V", proj.dense.as_ref().expect("dense projection").val());
+/// V^T h as a `[N, out]` tensor for dense conditioning (class or vector); `None` when
+/// `cond` holds neither.
+pub fn cond_dense<B: Backend>(g: &mut GraphBuilder, v: &Param<Tensor<B, 2>>, cond: &CondValue) -> Option<String> {
     match cond {
         // one-hot h times V is V's row for the label
-        CondValue::Class(label) => g.node("Gather", &[&wn, label], vec![("axis", Attr::Int(0))]),
-        CondValue::Dense(h) => g.node("MatMul", &[h, &wn], vec![]),
-        _ => panic!("dense projection needs labels or vectors"),
-    }
-}
-
-/// V^T h shaped to add to a `[N, out, H, W]` pre-activation.
-pub fn cond_term<B: Backend>(g: &mut GraphBuilder, proj: &CondProjection<B>, cond: &CondValue) -> String {
-    match cond {
-        CondValue::Map(s) => conv(g, proj.map.as_ref().expect("map projection"), s, None),
-        _ => {
-            let d = cond_dense(g, proj, cond);
-            unsqueeze(g, &d, &[2, 3])
+        CondValue::Class(label) => {
+            let v = weight(g, "V", v.val());
+            Some(g.node("Gather", &[&v, label], vec![("axis", Attr::Int(0))]))
         }
+        CondValue::Dense(h) => {
+            let v = weight(g, "V", v.val());
+            Some(g.node("MatMul", &[h, &v], vec![]))
+        }
+        CondValue::None | CondValue::Map(_) => None,
     }
 }
 

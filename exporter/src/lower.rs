@@ -61,10 +61,19 @@ impl<B: Backend> Lower<B> for Onnx<'_> {
     fn shift_down(&mut self, x: &String) -> String {
         layers::shift_down(self.g, x, self.height)
     }
-    fn cond(&mut self, proj: &CondProjection<B>) -> String {
-        match (&self.map_here, &proj.map) {
-            (Some(m), Some(conv)) => layers::conv(self.g, conv, m, None),
-            _ => layers::cond_term(self.g, proj, &self.cond),
+    fn cond(&mut self, proj: &CondProjection<B>) -> Option<String> {
+        match proj {
+            CondProjection::Dense(v) => {
+                let d = layers::cond_dense(self.g, v, &self.cond)?;
+                Some(layers::unsqueeze(self.g, &d, &[2, 3]))
+            }
+            CondProjection::Map(conv) => {
+                let map = match (&self.map_here, &self.cond) {
+                    (Some(m), _) | (None, CondValue::Map(m)) => m.clone(),
+                    _ => return None,
+                };
+                Some(layers::conv(self.g, conv, &map, None))
+            }
         }
     }
 
@@ -93,10 +102,10 @@ impl<B: Backend> Lower<B> for Onnx<'_> {
     fn relu_pixel(&mut self, x: &String) -> String {
         self.g.node("Relu", &[x], vec![])
     }
-    fn cond_pixel(&mut self, proj: &CondProjection<B>) -> String {
-        match (&self.map_here, &proj.map) {
-            (Some(m), Some(conv)) => Lower::<B>::dense(self, conv, &m.clone()),
-            _ => layers::cond_dense(self.g, proj, &self.cond),
+    fn cond_pixel(&mut self, proj: &CondProjection<B>) -> Option<String> {
+        match proj {
+            CondProjection::Dense(v) => layers::cond_dense(self.g, v, &self.cond),
+            CondProjection::Map(conv) => Some(Lower::<B>::dense(self, conv, &self.map_here.clone()?)),
         }
     }
 }

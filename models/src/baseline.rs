@@ -70,11 +70,8 @@ impl<B: Backend> MaskedLayer<B> {
     /// Layer 0: `conv_A(x) (+ V^T h)`; later layers: `x + conv_B(relu(x)) (+ V^T h)`.
     pub fn lower_image<L: Lower<B>>(&self, lw: &mut L, x: &L::Map, first: bool) -> L::Map {
         let input = if first { x.clone() } else { lw.relu(x) };
-        let mut y = lw.conv(&self.conv, &input, self.conv.pads);
-        if let Some(c) = &self.cond {
-            let t = lw.cond(c);
-            y = lw.add(&y, &t);
-        }
+        let y = lw.conv(&self.conv, &input, self.conv.pads);
+        let y = lw.add_cond(y, self.cond.as_ref());
         if first {
             y
         } else {

@@ -1,6 +1,6 @@
 //! Checkpoint directories: `RUN/checkpoints/step-000123/` holding `spec.json`,
-//! `weights.bin` (burn record, full precision; `model.bin` in checkpoints written before
-//! the decoder became one enum module, still read), and whatever else the trainer adds
+//! `weights-v3.bin` (burn record, full precision; `weights.bin` and `model.bin` in
+//! checkpoints of older layouts, still read: [`crate::legacy`]), and whatever else the trainer adds
 //! (`optim.bin`, `state.json`). A checkpoint is written into a hidden temporary
 //! directory, every file fsynced, then renamed into place, so a crash never leaves a
 //! half-written checkpoint where a reader would find it. `manifest.json` stores each
@@ -16,7 +16,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Decoder, DecoderRecord, PixelModel, PixelModelRecord, PixelModelRecordV1};
+use crate::legacy::{PixelModelRecordV1, PixelModelRecordV2};
+use crate::model::{Decoder, DecoderRecord, PixelModel, PixelModelRecord};
 use crate::spec::ModelSpec;
 
 /// A checkpoint that can't be read, naming the file and the problem.
@@ -47,8 +48,10 @@ fn invalid(path: &Path, problem: impl Into<String>) -> CheckpointError {
 }
 
 pub const SPEC_FILE: &str = "spec.json";
-pub const MODEL_FILE: &str = "weights.bin";
-/// The weights file of older checkpoints, in the layout of [`PixelModelRecordV1`].
+pub const MODEL_FILE: &str = "weights-v3.bin";
+/// The weights files of older checkpoints, in the layouts of [`PixelModelRecordV2`] and
+/// [`PixelModelRecordV1`].
+pub const MODEL_FILE_V2: &str = "weights.bin";
 pub const MODEL_FILE_V1: &str = "model.bin";
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const CHECKPOINTS: &str = "checkpoints";
@@ -204,18 +207,20 @@ pub fn record_from_bytes<B: Backend, R: burn::record::Record<B>>(
 /// Loads the model (spec + weights) of a checkpoint directory, in either weights layout.
 pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelModel<B>, CheckpointError> {
     let spec = read_spec(dir)?;
-    let legacy = !dir.join(MODEL_FILE).exists() && dir.join(MODEL_FILE_V1).exists();
-    let file = if legacy { MODEL_FILE_V1 } else { MODEL_FILE };
+    let file = [MODEL_FILE, MODEL_FILE_V2, MODEL_FILE_V1]
+        .into_iter()
+        .find(|f| dir.join(f).exists())
+        .unwrap_or(MODEL_FILE);
     let weights = dir.join(file);
     let bytes = read_file(dir, file)?;
-    let record: PixelModelRecord<B> = if legacy {
-        record_from_bytes::<B, PixelModelRecordV1<B>>(bytes, device)
-            .map_err(|e| invalid(&weights, e))?
-            .upgrade()
-            .ok_or_else(|| invalid(&weights, "holds no decoder"))?
-    } else {
-        record_from_bytes::<B, _>(bytes, device).map_err(|e| invalid(&weights, e))?
+    let decode = |bytes| -> Result<PixelModelRecord<B>, String> {
+        match file {
+            MODEL_FILE_V1 => Ok(record_from_bytes::<B, PixelModelRecordV1<B>>(bytes, device)?.upgrade()?),
+            MODEL_FILE_V2 => Ok(record_from_bytes::<B, PixelModelRecordV2<B>>(bytes, device)?.upgrade()?),
+            _ => record_from_bytes::<B, _>(bytes, device),
+        }
     };
+    let record = decode(bytes).map_err(|e| invalid(&weights, e))?;
     let fresh = PixelModel::new(&spec, 0, device);
     // what burn's load_record would panic on: another decoder, another layer count
     let layers = match (&fresh.decoder, &record.decoder) {

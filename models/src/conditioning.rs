@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::conv::{uniform_param, Conv};
 use crate::fused::FusedOps;
-use crate::rows::{add_per_image, to_rows, RowShape};
+use crate::rows::{add_per_image, RowShape};
 use crate::spec::Conditioning;
 use pixelcnn_core::CondInput;
 
@@ -23,17 +23,6 @@ pub enum Condition<B: Backend> {
     Class(Tensor<B, 1, Int>),
     /// Conditioning vectors `[batch, dim]` (vector and spatial conditioning).
     Vector(Tensor<B, 2>),
-}
-
-/// Conditioning after the model-level preprocessing: one-hot labels, raw vectors, or the
-/// spatial maps s = m(h) `[batch, map_channels, H, W]`.
-#[derive(Debug, Clone)]
-pub enum CondFeatures<B: Backend> {
-    None,
-    /// One-hot labels or vectors `[batch, in]`, projected by a matrix.
-    Dense(Tensor<B, 2>),
-    /// Spatial maps, projected by unmasked 1x1 convolutions.
-    Map(Tensor<B, 4>),
 }
 
 impl<B: Backend> Condition<B> {
@@ -49,49 +38,43 @@ impl<B: Backend> Condition<B> {
         }
     }
 
-    /// Turns a caller's condition into the features the layers consume. Class labels
-    /// become one-hot rows, so V^T h is exactly the class's row of V.
+    /// Turns a caller's condition into the features the layers consume: labels become
+    /// one-hot 1x1 maps (so V^T h is exactly the class's row of V), vectors 1x1 maps, and
+    /// for spatial conditioning the map network's s = m(h).
+    ///
+    /// # Panics
+    /// If the condition is not of the model's kind (labels for a vector-conditioned model,
+    /// or none for a conditional one): callers check user input against the spec first.
     pub fn features(&self, kind: &Conditioning, map: Option<&SpatialMap<B>>) -> CondFeatures<B> {
         match (kind, self) {
-            (Conditioning::None, _) => CondFeatures::None,
+            (Conditioning::None, _) => None,
             (Conditioning::Class { classes }, Condition::Class(labels)) => {
-                CondFeatures::Dense(labels.clone().one_hot::<2>(*classes).float())
+                Some(dense_map(labels.clone().one_hot::<2>(*classes).float()))
             }
-            (Conditioning::Vector { .. }, Condition::Vector(h)) => CondFeatures::Dense(h.clone()),
-            (Conditioning::Spatial { .. }, Condition::Vector(h)) => {
-                CondFeatures::Map(map.expect("spatial conditioning has a map network").forward(h.clone()))
-            }
+            (Conditioning::Vector { .. }, Condition::Vector(h)) => Some(dense_map(h.clone())),
+            (Conditioning::Spatial { .. }, Condition::Vector(h)) => map.map(|m| m.forward(h.clone())),
             (kind, given) => panic!("model conditioned on {kind:?} was given {given:?}"),
         }
     }
 }
 
-/// [`CondFeatures`] for row-layout layers: maps become rows `[B*H*W, map_channels]`.
-#[derive(Debug, Clone)]
-pub enum RowCond<B: Backend> {
-    None,
-    /// `[batch, in]`, as in [`CondFeatures::Dense`].
-    Dense(Tensor<B, 2>),
-    /// Spatial maps as rows `[B*H*W, map_channels]`.
-    Map(Tensor<B, 2>),
-}
+/// Conditioning after the model-level preprocessing, as maps `[batch, in, H, W]`: one-hot
+/// labels and vectors are 1x1 maps (V^T h is the same at every position), spatial
+/// conditioning is s = m(h) at full resolution. `None` for an unconditional batch, where
+/// the projections add nothing (the term of h = 0).
+pub type CondFeatures<B> = Option<Tensor<B, 4>>;
 
-impl<B: Backend> From<&CondFeatures<B>> for RowCond<B> {
-    fn from(f: &CondFeatures<B>) -> Self {
-        match f {
-            CondFeatures::None => Self::None,
-            CondFeatures::Dense(h) => Self::Dense(h.clone()),
-            CondFeatures::Map(s) => Self::Map(to_rows(s.clone())),
-        }
-    }
-}
+/// [`CondFeatures`] for row-layout layers ([`crate::rows::to_rows`]): `[batch, in]` for 1x1 maps,
+/// `[B*H*W, map_channels]` for spatial maps.
+pub type RowCond<B> = Option<Tensor<B, 2>>;
 
-/// V^T h for one stack of one layer: a `[in, out]` matrix for dense conditioning, or an
-/// unmasked 1x1 convolution for spatial maps. Never has a bias (the layer's conv has one).
+/// V^T h for one stack of one layer: a `[in, out]` matrix for dense conditioning (labels
+/// or vectors), or an unmasked 1x1 convolution for spatial maps. Never has a bias (the
+/// layer's conv has one).
 #[derive(Module, Debug)]
-pub struct CondProjection<B: Backend> {
-    pub dense: Option<Param<Tensor<B, 2>>>,
-    pub map: Option<Conv<B>>,
+pub enum CondProjection<B: Backend> {
+    Dense(Param<Tensor<B, 2>>),
+    Map(Conv<B>),
 }
 
 impl<B: Backend> CondProjection<B> {
@@ -103,66 +86,65 @@ impl<B: Backend> CondProjection<B> {
             Conditioning::Vector { dim } => *dim,
             Conditioning::Spatial { map_channels, .. } => {
                 let conv = Conv::new([out, *map_channels, 1, 1], false, None, [0; 4], rng, device);
-                return Some(Self {
-                    dense: None,
-                    map: Some(conv),
-                });
+                return Some(Self::Map(conv));
             }
         };
         let bound = 1.0 / (input as f32).sqrt();
-        Some(Self {
-            dense: Some(uniform_param(rng, [input, out], bound, device)),
-            map: None,
-        })
+        Some(Self::Dense(uniform_param(rng, [input, out], bound, device)))
     }
 
-    /// The term added to a layer's pre-activation `[batch, out, H, W]` (broadcast over
-    /// H and W for dense conditioning).
-    pub fn forward(&self, features: &CondFeatures<B>) -> Tensor<B, 4> {
-        match (features, &self.dense, &self.map) {
-            (CondFeatures::Dense(h), Some(w), _) => {
-                let [b, _] = h.dims();
+    /// The term added to a layer's pre-activation `[batch, out, H, W]` (`[batch, out, 1, 1]`,
+    /// broadcast, for dense conditioning).
+    pub fn forward(&self, features: &Tensor<B, 4>) -> Tensor<B, 4> {
+        match self {
+            Self::Dense(w) => {
+                let [b, _, _, _] = features.dims();
                 let out = w.val().dims()[1];
-                h.clone().matmul(w.val()).reshape([b, out, 1, 1])
+                dense_in(features).matmul(w.val()).reshape([b, out, 1, 1])
             }
-            (CondFeatures::Map(s), _, Some(conv)) => conv.forward(s.clone()),
-            _ => panic!("conditioning features do not match the projection"),
+            Self::Map(conv) => conv.forward(features.clone()),
         }
     }
 
     /// V^T h at row `i` only (cached sampling's vertical step): `[B, out, 1, W]` for
     /// spatial maps, `[B, out, 1, 1]` for dense conditioning.
-    pub fn at_row(&self, features: &CondFeatures<B>, i: usize) -> Tensor<B, 4> {
-        match (features, &self.map) {
-            (CondFeatures::Map(s), Some(conv)) => conv.forward(s.clone().narrow(2, i, 1)),
-            _ => self.forward(features),
+    pub fn at_row(&self, features: &Tensor<B, 4>, i: usize) -> Tensor<B, 4> {
+        match self {
+            Self::Dense(_) => self.forward(features),
+            Self::Map(conv) => conv.forward(features.clone().narrow(2, i, 1)),
         }
     }
 
     /// V^T h at pixel `(i, j)` (cached sampling's horizontal step): `[B, out]`.
-    pub fn at_pixel(&self, features: &CondFeatures<B>, i: usize, j: usize) -> Tensor<B, 2> {
-        match (features, &self.dense, &self.map) {
-            (CondFeatures::Dense(h), Some(w), _) => h.clone().matmul(w.val()),
-            (CondFeatures::Map(s), _, Some(conv)) => {
-                let [b, c, _, _] = s.dims();
-                let pixel = s.clone().narrow(2, i, 1).narrow(3, j, 1).reshape([b, c]);
-                conv.forward_dense(pixel)
-            }
-            _ => panic!("conditioning features do not match the projection"),
+    pub fn at_pixel(&self, features: &Tensor<B, 4>, i: usize, j: usize) -> Tensor<B, 2> {
+        match self {
+            Self::Dense(w) => dense_in(features).matmul(w.val()),
+            Self::Map(conv) => conv.forward_dense(dense_in(&features.clone().narrow(2, i, 1).narrow(3, j, 1))),
         }
     }
 
     /// `x + V^T h` for row-layout pre-activations `x` `[B*H*W, out]`.
-    pub fn add_rows(&self, x: Tensor<B, 2>, features: &RowCond<B>, shape: RowShape) -> Tensor<B, 2>
+    pub fn add_rows(&self, x: Tensor<B, 2>, features: &Tensor<B, 2>, shape: RowShape) -> Tensor<B, 2>
     where
         B: FusedOps,
     {
-        match (features, &self.dense, &self.map) {
-            (RowCond::Dense(h), Some(w), _) => add_per_image(x, h.clone().matmul(w.val()), shape),
-            (RowCond::Map(s), _, Some(conv)) => x + conv.forward_rows(s.clone(), None),
-            _ => panic!("conditioning features do not match the projection"),
+        match self {
+            Self::Dense(w) => add_per_image(x, features.clone().matmul(w.val()), shape),
+            Self::Map(conv) => x + conv.forward_rows(features.clone(), None),
         }
     }
+}
+
+/// Vectors `[B, in]` as 1x1 maps `[B, in, 1, 1]`.
+pub fn dense_map<B: Backend>(h: Tensor<B, 2>) -> Tensor<B, 4> {
+    let [b, d] = h.dims();
+    h.reshape([b, d, 1, 1])
+}
+
+/// A 1x1 map `[B, in, 1, 1]` as `[B, in]`.
+fn dense_in<B: Backend>(features: &Tensor<B, 4>) -> Tensor<B, 2> {
+    let [b, c, _, _] = features.dims();
+    features.clone().reshape([b, c])
 }
 
 /// m(h): a linear layer to `map_channels x H/4 x W/4`, then two stride-2 transposed

@@ -105,15 +105,16 @@ impl<B: Backend> GatedLayer<B> {
     where
         B: FusedOps,
     {
-        let mut v_pre = self.v_conv.forward_rows(v, Some(&taps.vertical));
-        if let Some(c) = &self.v_cond {
-            v_pre = c.add_rows(v_pre, cond, taps.shape);
-        }
+        let add_cond = |x, proj: &Option<CondProjection<B>>| match (proj, cond) {
+            (Some(p), Some(c)) => p.add_rows(x, c, taps.shape),
+            _ => x,
+        };
+        let v_pre = add_cond(self.v_conv.forward_rows(v, Some(&taps.vertical)), &self.v_cond);
         let link = self.link.forward_rows(v_pre.clone(), Some(&taps.shift_down));
-        let mut h_pre = self.h_conv.forward_rows(h.clone(), Some(&taps.horizontal)) + link;
-        if let Some(c) = &self.h_cond {
-            h_pre = c.add_rows(h_pre, cond, taps.shape);
-        }
+        let h_pre = add_cond(
+            self.h_conv.forward_rows(h.clone(), Some(&taps.horizontal)) + link,
+            &self.h_cond,
+        );
         let mut h_new = self.h_out.forward_rows(gate_rows(h_pre), None);
         if self.residual {
             h_new = h_new + h;
@@ -134,19 +135,13 @@ impl<B: Backend> GatedLayer<B> {
     /// This layer on whole images (`v`, `h` `[N, C, H, W]`): `(v', h')`, as written in the
     /// paper. The burn reference forward and `model.onnx` are this function.
     pub fn lower_image<L: Lower<B>>(&self, lw: &mut L, v: &L::Map, h: &L::Map) -> (L::Map, L::Map) {
-        let mut v_pre = lw.conv(&self.v_conv, v, self.v_conv.pads);
-        if let Some(c) = &self.v_cond {
-            let t = lw.cond(c);
-            v_pre = lw.add(&v_pre, &t);
-        }
+        let v_pre = lw.conv(&self.v_conv, v, self.v_conv.pads);
+        let v_pre = lw.add_cond(v_pre, self.v_cond.as_ref());
         let shifted = lw.shift_down(&v_pre);
         let link = lw.conv(&self.link, &shifted, [0; 4]);
         let hc = lw.conv(&self.h_conv, h, self.h_conv.pads);
-        let mut h_pre = lw.add(&hc, &link);
-        if let Some(c) = &self.h_cond {
-            let t = lw.cond(c);
-            h_pre = lw.add(&h_pre, &t);
-        }
+        let h_pre = lw.add(&hc, &link);
+        let h_pre = lw.add_cond(h_pre, self.h_cond.as_ref());
         let gated = lw.gate(&h_pre);
         let mut h_new = lw.conv(&self.h_out, &gated, [0; 4]);
         if self.residual {
@@ -161,11 +156,8 @@ impl<B: Backend> GatedLayer<B> {
     /// `[N, 2p, 1, W]`, which the next row's pixels add (the link's shift down one row).
     pub fn lower_row<L: Lower<B>>(&self, lw: &mut L, window: &L::Map) -> (L::Map, L::Map) {
         let [_, left, _, right] = self.v_conv.pads;
-        let mut v_pre = lw.conv(&self.v_conv, window, [0, left, 0, right]);
-        if let Some(c) = &self.v_cond {
-            let t = lw.cond(c);
-            v_pre = lw.add(&v_pre, &t);
-        }
+        let v_pre = lw.conv(&self.v_conv, window, [0, left, 0, right]);
+        let v_pre = lw.add_cond(v_pre, self.v_cond.as_ref());
         let link = lw.conv(&self.link, &v_pre, [0; 4]);
         (lw.gate(&v_pre), link)
     }
@@ -182,11 +174,8 @@ impl<B: Backend> GatedLayer<B> {
         link: &L::Pixel,
     ) -> L::Pixel {
         let hc = lw.dense(&self.h_conv, window);
-        let mut h_pre = lw.add_pixel(&hc, link);
-        if let Some(c) = &self.h_cond {
-            let t = lw.cond_pixel(c);
-            h_pre = lw.add_pixel(&h_pre, &t);
-        }
+        let h_pre = lw.add_pixel(&hc, link);
+        let h_pre = lw.add_cond_pixel(h_pre, self.h_cond.as_ref());
         let gated = lw.gate_pixel(&h_pre);
         let h_new = lw.dense(&self.h_out, &gated);
         match (self.residual, h) {
@@ -268,7 +257,7 @@ impl<B: Backend> GatedPixelCnn<B> {
         let [batch, _, height, width] = x.dims();
         let shape = RowShape { batch, height, width };
         let device = x.device();
-        let cond = RowCond::from(cond);
+        let cond: RowCond<B> = cond.clone().map(to_rows);
         let x = to_rows(x);
         let (mut v, mut h) = (x.clone(), x);
         // layers 1.. share one geometry: build their gathers once

@@ -15,6 +15,7 @@ pub mod conv;
 pub mod fused;
 pub mod gated;
 pub mod head;
+pub mod legacy;
 pub mod lower;
 pub mod masks;
 pub mod model;

@@ -36,16 +36,32 @@ pub trait Lower<B: Backend> {
     fn relu(&mut self, x: &Self::Map) -> Self::Map;
     /// Row `i` gets row `i - 1`, row 0 zeros.
     fn shift_down(&mut self, x: &Self::Map) -> Self::Map;
-    /// The conditioning term `V^T h` at the lowering's position, broadcastable to a map.
-    fn cond(&mut self, proj: &CondProjection<B>) -> Self::Map;
+    /// The conditioning term `V^T h` at the lowering's position, broadcastable to a map;
+    /// `None` when the lowering has no conditioning of the projection's kind.
+    fn cond(&mut self, proj: &CondProjection<B>) -> Option<Self::Map>;
 
     /// A `1 x k` convolution on a flattened window (a 1x1 on plain features).
     fn dense(&mut self, conv: &Conv<B>, x: &Self::Pixel) -> Self::Pixel;
     fn add_pixel(&mut self, a: &Self::Pixel, b: &Self::Pixel) -> Self::Pixel;
     fn gate_pixel(&mut self, x: &Self::Pixel) -> Self::Pixel;
     fn relu_pixel(&mut self, x: &Self::Pixel) -> Self::Pixel;
-    /// The conditioning term `V^T h` at the lowering's pixel, `[N, out]`.
-    fn cond_pixel(&mut self, proj: &CondProjection<B>) -> Self::Pixel;
+    /// The conditioning term `V^T h` at the lowering's pixel, `[N, out]`, as [`Self::cond`].
+    fn cond_pixel(&mut self, proj: &CondProjection<B>) -> Option<Self::Pixel>;
+
+    /// `x + V^T h` for a conditional layer's projection, `x` otherwise.
+    fn add_cond(&mut self, x: Self::Map, proj: Option<&CondProjection<B>>) -> Self::Map {
+        match proj.and_then(|p| self.cond(p)) {
+            Some(t) => self.add(&x, &t),
+            None => x,
+        }
+    }
+    /// [`Self::add_cond`] at the lowering's pixel.
+    fn add_cond_pixel(&mut self, x: Self::Pixel, proj: Option<&CondProjection<B>>) -> Self::Pixel {
+        match proj.and_then(|p| self.cond_pixel(p)) {
+            Some(t) => self.add_pixel(&x, &t),
+            None => x,
+        }
+    }
 }
 
 /// Where the burn lowering computes: whole images, one row, or one pixel (row, column);
@@ -88,11 +104,12 @@ impl<B: Backend> Lower<B> for Burn<'_, B> {
     fn shift_down(&mut self, x: &Self::Map) -> Self::Map {
         shift_down(x.clone())
     }
-    fn cond(&mut self, proj: &CondProjection<B>) -> Self::Map {
-        match self.at {
-            At::Image => proj.forward(self.cond),
-            At::Row(i) | At::Pixel(i, _) => proj.at_row(self.cond, i),
-        }
+    fn cond(&mut self, proj: &CondProjection<B>) -> Option<Self::Map> {
+        let f = self.cond.as_ref()?;
+        Some(match self.at {
+            At::Image => proj.forward(f),
+            At::Row(i) | At::Pixel(i, _) => proj.at_row(f, i),
+        })
     }
 
     fn dense(&mut self, conv: &Conv<B>, x: &Self::Pixel) -> Self::Pixel {
@@ -107,7 +124,8 @@ impl<B: Backend> Lower<B> for Burn<'_, B> {
     fn relu_pixel(&mut self, x: &Self::Pixel) -> Self::Pixel {
         activation::relu(x.clone())
     }
-    fn cond_pixel(&mut self, proj: &CondProjection<B>) -> Self::Pixel {
+    fn cond_pixel(&mut self, proj: &CondProjection<B>) -> Option<Self::Pixel> {
+        let f = self.cond.as_ref()?;
         let (i, j) = match self.at {
             At::Pixel(i, j) => (i, j),
             // only `lower_pixel` reads pixel terms, and burn runs it at `At::Pixel`; dense
@@ -115,6 +133,6 @@ impl<B: Backend> Lower<B> for Burn<'_, B> {
             At::Row(i) => (i, 0),
             At::Image => (0, 0),
         };
-        proj.at_pixel(self.cond, i, j)
+        Some(proj.at_pixel(f, i, j))
     }
 }

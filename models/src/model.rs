@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::autoencoder::Encoder;
 use crate::baseline::PixelCnn;
-use crate::conditioning::{CondFeatures, Condition, SpatialMap};
+use crate::conditioning::{dense_map, CondFeatures, Condition, SpatialMap};
 use crate::fused::{nll_rows, FusedOps};
 use crate::gated::GatedPixelCnn;
 use crate::spec::{Arch, Conditioning, ModelSpec, LEVELS};
@@ -30,36 +30,6 @@ pub struct PixelModel<B: Backend> {
     pub spatial_map: Option<SpatialMap<B>>,
     #[module(skip)]
     pub spec: ModelSpec,
-}
-
-/// The record of checkpoints written before [`Decoder`] existed (their `model.bin`): the
-/// decoder as two options, the other fields as today. Kept so that those checkpoints,
-/// shipped ones included, still load and resume ([`Self::upgrade`]).
-#[derive(burn::record::Record)]
-pub struct PixelModelRecordV1<B: Backend> {
-    pub gated: <Option<GatedPixelCnn<B>> as Module<B>>::Record,
-    pub baseline: <Option<PixelCnn<B>> as Module<B>>::Record,
-    pub encoder: <Option<Encoder<B>> as Module<B>>::Record,
-    pub spatial_map: <Option<SpatialMap<B>> as Module<B>>::Record,
-    pub spec: burn::module::EmptyRecord,
-}
-
-impl<B: Backend> PixelModelRecordV1<B> {
-    /// The same parameters (values and ids) in today's layout; `None` if the record holds
-    /// no decoder.
-    pub fn upgrade(self) -> Option<PixelModelRecord<B>> {
-        let decoder = match (self.gated, self.baseline) {
-            (Some(g), _) => DecoderRecord::Gated(g),
-            (None, Some(p)) => DecoderRecord::Plain(p),
-            (None, None) => return None,
-        };
-        Some(PixelModelRecord {
-            decoder,
-            encoder: self.encoder,
-            spatial_map: self.spatial_map,
-            spec: self.spec,
-        })
-    }
 }
 
 /// uint8 values (as floats) -> the network's input range [-1, 1].
@@ -165,7 +135,7 @@ impl<B: Backend> PixelModel<B> {
 
     fn features(&self, x: &Tensor<B, 4>, cond: &Condition<B>) -> CondFeatures<B> {
         match (&self.encoder, cond) {
-            (Some(enc), Condition::None) => CondFeatures::Dense(enc.forward(x.clone())),
+            (Some(enc), Condition::None) => Some(dense_map(enc.forward(x.clone()))),
             _ => cond.features(&self.spec.decoder_conditioning(), self.spatial_map.as_ref()),
         }
     }

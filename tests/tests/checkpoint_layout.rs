@@ -1,7 +1,8 @@
-//! Checkpoints in the first weights layout (`model.bin`: the decoder as two options), the
-//! shipped ones among them, load into today's `PixelModel` with the same values and the
-//! same parameter ids (so their optimizer state still applies on `--resume`); weights
-//! that do not fit their `spec.json` are an error, never a panic.
+//! Checkpoints in the older weights layouts (`model.bin`: the decoder as two options;
+//! `weights.bin`: each conditioning projection as two options), the shipped ones among
+//! them, load into today's `PixelModel` with the same values and the same parameter ids
+//! (so their optimizer state still applies on `--resume`) and score as the code that
+//! wrote them did; weights that do not fit their `spec.json` are an error, never a panic.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -11,10 +12,10 @@ use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::AdamConfig;
 use burn::tensor::Tensor;
 use pixelcnn_models::backend::Cpu;
-use pixelcnn_models::checkpoint::{self, MODEL_FILE, MODEL_FILE_V1};
+use pixelcnn_models::checkpoint::{self, MODEL_FILE, MODEL_FILE_V1, MODEL_FILE_V2};
 use pixelcnn_models::{Arch, Conditioning, Decoder, PixelModel};
 use pixelcnn_runtime::EngineKind;
-use pixelcnn_tests::{burn_outputs, inputs, max_abs_diff, onnx_outputs, tiny_spec};
+use pixelcnn_tests::{burn_outputs, inputs, max_abs_diff, onnx_outputs, tiny_spec, Inputs};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -61,7 +62,7 @@ fn shipped_checkpoints_load_with_their_optimizer_state() {
     assert!(found.len() >= 5, "expected the shipped runs, found {found:?}");
     type AD = Autodiff<Cpu>;
     let dev = Default::default();
-    // in either weights layout (the first one goes through PixelModelRecordV1::upgrade)
+    // in any weights layout (the older ones through pixelcnn_models::legacy)
     for ckpt in found {
         let model = checkpoint::load_model::<AD>(&ckpt, &dev).unwrap();
         let arch = model.spec.arch;
@@ -81,28 +82,78 @@ fn shipped_checkpoints_load_with_their_optimizer_state() {
     }
 }
 
-#[test]
-fn a_v1_checkpoint_scores_as_its_export_and_resaves_in_todays_layout() {
-    let ckpt = checkpoint::latest(&root().join("models/pretrained/mnist-gated/run")).unwrap();
+/// The shipped `name`'s checkpoint, in the layout of `file`, scores as its `model.onnx`
+/// (exported by that layout's code) and, written again, is in today's layout with the
+/// same parameters.
+fn scores_as_its_export_and_resaves_in_todays_layout(name: &str, file: &str) {
+    let ckpt = checkpoint::latest(&root().join("models/pretrained").join(name).join("run")).unwrap();
     assert!(
-        ckpt.join(MODEL_FILE_V1).exists(),
-        "the shipped mnist-gated checkpoint is the v1 fixture"
+        ckpt.join(file).exists(),
+        "the shipped {name} checkpoint is the {file} fixture"
     );
     let dev = Default::default();
     let model = checkpoint::load_model::<Cpu>(&ckpt, &dev).unwrap();
-    // model.onnx was exported from this checkpoint by the first layout's code
     let x = inputs(&model.spec, 2, 3);
-    let (want, _) = onnx_outputs(&root().join("models/pretrained/mnist-gated"), &EngineKind::Ort, &x);
+    let (want, _) = onnx_outputs(&root().join("models/pretrained").join(name), &EngineKind::Ort, &x);
     let (got, _) = burn_outputs(&model, &x);
     let diff = max_abs_diff(&got, &want);
-    assert!(diff <= 1e-4, "logits differ from the export by {diff}");
-    // written again, it is in today's layout and loads to the same parameters
+    assert!(diff <= 1e-4, "{name}: logits differ from the export by {diff}");
     let tmp = tempfile::tempdir().unwrap();
     let again = checkpoint::write_atomic(tmp.path(), "step-000000001", &checkpoint::model_files(&model)).unwrap();
-    assert!(again.join(MODEL_FILE).exists() && !again.join(MODEL_FILE_V1).exists());
+    assert!(again.join(MODEL_FILE).exists() && !again.join(file).exists());
     let reloaded = checkpoint::load_model::<Cpu>(&again, &dev).unwrap();
     let (a, b) = (params(&model), params(&reloaded));
-    assert!(a.values == b.values && a.ids == b.ids, "parameters changed on resave");
+    assert!(
+        a.values == b.values && a.ids == b.ids,
+        "{name}: parameters changed on resave"
+    );
+}
+
+#[test]
+fn a_v1_checkpoint_scores_as_its_export_and_resaves_in_todays_layout() {
+    scores_as_its_export_and_resaves_in_todays_layout("mnist-gated", MODEL_FILE_V1);
+}
+
+#[test]
+fn a_v2_class_checkpoint_scores_as_its_export_and_resaves_in_todays_layout() {
+    scores_as_its_export_and_resaves_in_todays_layout("mnist-class", MODEL_FILE_V2);
+}
+
+/// Spatial projections (1x1 convolutions) of the V2 layout: a tiny spatially conditioned
+/// checkpoint written by that layout's trainer scores the bits/dim its `trainer eval` gave.
+#[test]
+fn a_v2_spatial_checkpoint_scores_as_the_code_that_wrote_it() {
+    let dir = root().join("tests/fixtures/checkpoint-v2-spatial");
+    let ckpt = checkpoint::latest(&dir).unwrap();
+    assert!(ckpt.join(MODEL_FILE_V2).exists());
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let n = expected["images"].as_u64().unwrap() as usize;
+    let model = checkpoint::load_model::<Cpu>(&ckpt, &Default::default()).unwrap();
+    assert!(matches!(model.spec.conditioning, Conditioning::Spatial { .. }));
+    let mnist = pixelcnn_core::idx::read_images(&root().join("data/mnist/t10k-images-idx3-ubyte")).unwrap();
+    let (vectors, rows, dim) = pixelcnn_core::npy::read_matrix(&dir.join("test-vectors.npy")).unwrap();
+    assert_eq!(rows, n);
+    let mut x = Inputs {
+        n,
+        images: mnist.pixels[..n * model.spec.dims()].to_vec(),
+        labels: vec![],
+        vectors,
+        dim,
+    };
+    let mean = |x: &Inputs| burn_outputs(&model, x).1.iter().map(|&b| b as f64).sum::<f64>() / n as f64;
+    let (got, want) = (mean(&x), expected["bits_per_dim"].as_f64().unwrap());
+    assert!(
+        (got - want).abs() <= 1e-5,
+        "bits/dim {got}, the V2 code's trainer eval gave {want}"
+    );
+    // the conditioning is live in this comparison: other vectors score otherwise
+    x.vectors.iter_mut().for_each(|v| *v = -*v);
+    let other = mean(&x);
+    assert!(
+        (other - want).abs() > 1e-3,
+        "negated vectors score {other}, the same as {want}"
+    );
 }
 
 #[test]
