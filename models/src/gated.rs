@@ -261,12 +261,14 @@ impl<B: Backend> GatedPixelCnn<B> {
         let x = to_rows(x);
         let (mut v, mut h) = (x.clone(), x);
         // layers 1.. share one geometry: build their gathers once
-        let mut taps = None;
+        let mut taps: Option<LayerTaps<B>> = None;
         for (l, layer) in self.layers.iter().enumerate() {
-            if l <= 1 {
-                taps = Some(layer.taps(shape, &device));
-            }
-            (v, h) = layer.forward(v, h, &cond, taps.as_ref().expect("built above"));
+            let t = match taps {
+                Some(t) if l > 1 => t,
+                _ => layer.taps(shape, &device),
+            };
+            (v, h) = layer.forward(v, h, &cond, &t);
+            taps = Some(t);
         }
         self.head.forward_rows(h)
     }

@@ -168,10 +168,10 @@ fn run_batches(
     let mut sampler: Option<CachedSampler> = None;
     for start in (0..count).step_by(batch) {
         let n = batch.min(count - start);
-        if sampler.as_ref().is_none_or(|s| s.batch() != n) {
-            sampler = Some(CachedSampler::new(export, engine, n)?);
-        }
-        let smp = sampler.as_mut().expect("set above");
+        let smp = match &mut sampler {
+            Some(s) if s.batch() == n => s,
+            slot => slot.insert(CachedSampler::new(export, engine, n)?),
+        };
         let mut choose = |i: usize, j: usize, ch: usize, logits: &[f32]| -> anyhow::Result<Vec<u8>> {
             // logits [n, C, 256]: image b's are chunk b * C + ch
             let per_image = logits.chunks_exact(LEVELS).skip(ch).step_by(c).enumerate();
