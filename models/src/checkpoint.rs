@@ -16,6 +16,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::conditioning::CondProjectionRecord;
 use crate::legacy::{PixelModelRecordV1, PixelModelRecordV2};
 use crate::model::{Decoder, DecoderRecord, PixelModel, PixelModelRecord};
 use crate::spec::ModelSpec;
@@ -222,7 +223,8 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelMod
     };
     let record = decode(bytes).map_err(|e| invalid(&weights, e))?;
     let fresh = PixelModel::new(&spec, 0, device);
-    // what burn's load_record would panic on: another decoder, another layer count
+    // what burn's load_record would panic on: another decoder, another layer count, another
+    // kind of conditioning projection
     let layers = match (&fresh.decoder, &record.decoder) {
         (Decoder::Gated(_), DecoderRecord::Gated(r)) => Some(r.layers.len()),
         (Decoder::Plain(_), DecoderRecord::Plain(r)) => Some(r.layers.len()),
@@ -233,6 +235,13 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelMod
         let problem = format!(
             "does not fit {SPEC_FILE}: {layers} layers, the spec has {}",
             spec.layers
+        );
+        return Err(invalid(&weights, problem));
+    }
+    if projections(&record.decoder) != projections(&fresh.clone().into_record().decoder) {
+        let problem = format!(
+            "does not fit {SPEC_FILE}: its conditioning projections are not those of {:?}",
+            spec.conditioning
         );
         return Err(invalid(&weights, problem));
     }
@@ -249,6 +258,19 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelMod
         return Err(invalid(&weights, problem));
     }
     Ok(model)
+}
+
+/// Per conditioning projection of the decoder: none, a matrix (`false`) or a map (`true`).
+fn projections<B: Backend>(decoder: &DecoderRecord<B>) -> Vec<Option<bool>> {
+    let kind = |p: &Option<CondProjectionRecord<B>>| p.as_ref().map(|p| matches!(p, CondProjectionRecord::Map(_)));
+    match decoder {
+        DecoderRecord::Gated(g) => g
+            .layers
+            .iter()
+            .flat_map(|l| [kind(&l.v_cond), kind(&l.h_cond)])
+            .collect(),
+        DecoderRecord::Plain(p) => p.layers.iter().map(|l| kind(&l.cond)).collect(),
+    }
 }
 
 /// The shape of every parameter, in module order.

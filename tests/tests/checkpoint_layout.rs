@@ -190,4 +190,16 @@ fn weights_that_do_not_fit_the_spec_are_an_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("does not fit"), "{err}");
+    // a class model's weights (matrix projections) under a spatial spec (1x1 convolutions)
+    let class_files = checkpoint::model_files(&PixelModel::<Cpu>::new(&class, 1, &dev));
+    let mut spatial = class.clone();
+    spatial.conditioning = Conditioning::Spatial {
+        dim: 3,
+        map_channels: 2,
+    };
+    let mut files = class_files.clone();
+    files[0].1 = spatial.to_json().into_bytes();
+    let dir = checkpoint::write_atomic(tmp.path(), "e", &files).unwrap();
+    let err = checkpoint::load_model::<Cpu>(&dir, &dev).unwrap_err().to_string();
+    assert!(err.contains("does not fit") && err.contains("projections"), "{err}");
 }
