@@ -50,7 +50,7 @@ pub fn model_graph<B: Backend>(model: &PixelModel<B>) -> GraphBuilder {
     };
     let x = layers::normalize(&mut g, &image);
     let cond = decoder_cond(&mut g, model, &x, given);
-    let lw = &mut Onnx::new(&mut g, cond, None, s.hidden, h);
+    let lw = &mut Onnx::new(&mut g, cond, s.hidden, h);
     let raw = match &model.decoder {
         Decoder::Gated(net) => {
             let (mut v, mut hs) = (x.clone(), x);

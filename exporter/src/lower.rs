@@ -12,30 +12,22 @@ use pixelcnn_models::lower::Lower;
 use crate::builder::{Attr, GraphBuilder};
 use crate::layers::{self, weight, CondValue};
 
-/// Lowers layers into `g`. `cond` is the conditioning as graph values; `map_here` the
-/// spatial map at the graph's position (`[N, cs, 1, W]` for a row step, `[N, cs]` for a
-/// pixel step), when the model has one.
+/// Lowers layers into `g`. `cond` is the conditioning as graph values, a spatial map
+/// taken at the graph's position (whole maps `[N, cs, H, W]`, `[N, cs, 1, W]` for a row
+/// step, `[N, cs]` for a pixel step).
 pub struct Onnx<'g> {
     pub g: &'g mut GraphBuilder,
     cond: CondValue,
-    map_here: Option<String>,
     /// Feature maps per gate half (`hidden`) and image height (for the shift down).
     hidden: usize,
     height: usize,
 }
 
 impl<'g> Onnx<'g> {
-    pub fn new(
-        g: &'g mut GraphBuilder,
-        cond: CondValue,
-        map_here: Option<String>,
-        hidden: usize,
-        height: usize,
-    ) -> Self {
+    pub fn new(g: &'g mut GraphBuilder, cond: CondValue, hidden: usize, height: usize) -> Self {
         Self {
             g,
             cond,
-            map_here,
             hidden,
             height,
         }
@@ -67,13 +59,10 @@ impl<B: Backend> Lower<B> for Onnx<'_> {
                 let d = layers::cond_dense(self.g, v, &self.cond)?;
                 Some(layers::unsqueeze(self.g, &d, &[2, 3]))
             }
-            CondProjection::Map(conv) => {
-                let map = match (&self.map_here, &self.cond) {
-                    (Some(m), _) | (None, CondValue::Map(m)) => m.clone(),
-                    _ => return None,
-                };
-                Some(layers::conv(self.g, conv, &map, None))
-            }
+            CondProjection::Map(conv) => match &self.cond {
+                CondValue::Map(m) => Some(layers::conv(self.g, conv, m, None)),
+                _ => None,
+            },
         }
     }
 
@@ -105,7 +94,10 @@ impl<B: Backend> Lower<B> for Onnx<'_> {
     fn cond_pixel(&mut self, proj: &CondProjection<B>) -> Option<String> {
         match proj {
             CondProjection::Dense(v) => layers::cond_dense(self.g, v, &self.cond),
-            CondProjection::Map(conv) => Some(Lower::<B>::dense(self, conv, &self.map_here.clone()?)),
+            CondProjection::Map(conv) => match self.cond.clone() {
+                CondValue::Map(m) => Some(Lower::<B>::dense(self, conv, &m)),
+                _ => None,
+            },
         }
     }
 }

@@ -31,19 +31,23 @@ use pixelcnn_core::contract::names;
 /// How to drive the step graphs; stored in the contract and the generated README.
 pub const SAMPLING_DOC: &str = "Cached sampling (all state tensors and v_ctx start as zeros, shapes in the step graphs' inputs): for each row i: reset every past_h.* to zeros; for each column j and colour c: run step_pixel(row, col=j, v_ctx, past_h.*, [label|cond], [row_index=i]), draw sub-pixel c from logits[:, c] and write it into row[:, c, j]; after the last colour of pixel j, keep its present_h.* as the next past_h.*. After the row, run step_row(row, past_v.*, [label|cond], [row_index=i]) and carry present_v.* -> past_v.* and v_ctx to the next row; then zero `row`. `row_index` exists only for spatial conditioning.";
 
-/// Inputs shared by both step graphs: conditioning (+ row index for spatial maps).
-/// Returns the conditioning value as the decoder's layers consume it, and the spatial
-/// map `[B, cs, W]` of the current row (spatial only).
-fn step_cond<B: Backend>(g: &mut GraphBuilder, model: &PixelModel<B>) -> (CondValue, Option<String>) {
+/// Inputs shared by both step graphs: conditioning (+ row index for spatial maps). Returns
+/// the conditioning value as the decoder's layers consume it; a spatial map is taken at
+/// the current row (`[B, cs, W]`), then at the graph's position by `here`.
+fn step_cond<B: Backend>(
+    g: &mut GraphBuilder,
+    model: &PixelModel<B>,
+    here: impl FnOnce(&mut GraphBuilder, &str) -> String,
+) -> CondValue {
     let given = crate::full::cond_inputs(g, &model.spec.decoder_conditioning());
     // a model has a spatial map exactly when it is spatially conditioned (on a vector)
     let (CondValue::Dense(h), Some(m)) = (&given, &model.spatial_map) else {
-        return (given, None);
+        return given;
     };
     let row_index = g.input(names::ROW_INDEX, Elem::I64, &[]);
     let map = layers::spatial_map(g, m, h);
-    let row = g.node("Gather", &[&map, &row_index], vec![("axis", Attr::Int(2))]); // [B, cs, W]
-    (CondValue::Map(row.clone()), Some(row))
+    let row = g.node("Gather", &[&map, &row_index], vec![("axis", Attr::Int(2))]);
+    CondValue::Map(here(g, &row))
 }
 
 /// Builds `step_row.onnx`; `None` for architectures without cached sampling.
@@ -57,12 +61,11 @@ pub fn row_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let past: Vec<String> = (0..l)
         .map(|k| g.input(&names::past_v(k), Elem::F32, &state(k)))
         .collect();
-    let (cond, map_row) = step_cond(&mut g, model);
     // a spatial map's current row as [B, cs, 1, W], for the layers' 1x1 projections
-    let map_row4 = map_row.map(|m| layers::unsqueeze(&mut g, &m, &[2]));
+    let cond = step_cond(&mut g, model, |g, m| layers::unsqueeze(g, m, &[2]));
     let x = layers::normalize(&mut g, &row);
     let mut v_in = layers::unsqueeze(&mut g, &x, &[2]); // [B, C, 1, W]
-    let lw = &mut Onnx::new(&mut g, cond, map_row4, p, s.height);
+    let lw = &mut Onnx::new(&mut g, cond, p, s.height);
     let mut links = Vec::new();
     for (k, layer) in net.layers.iter().enumerate() {
         let half = s.vertical_state_rows(k);
@@ -95,9 +98,10 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let past: Vec<Option<String>> = (0..l)
         .map(|k| (k > 0).then(|| g.input(&names::past_h(k), Elem::F32, &state(k))))
         .collect();
-    let (cond, map_row) = step_cond(&mut g, model);
     // spatial conditioning: the map at this pixel, [B, cs]
-    let map_pixel = map_row.map(|m| g.node("Gather", &[&m, &col], vec![("axis", Attr::Int(2))]));
+    let cond = step_cond(&mut g, model, |g, m| {
+        g.node("Gather", &[m, &col], vec![("axis", Attr::Int(2))])
+    });
     // the vertical context of this column, one [B, 2p] piece per layer
     let ctx = g.node("Gather", &[&v_ctx, &col], vec![("axis", Attr::Int(1))]); // [B, L*2p]
     let links = if l == 1 {
@@ -119,7 +123,7 @@ pub fn pixel_graph<B: Backend>(model: &PixelModel<B>) -> Option<GraphBuilder> {
     let win = g.node("Gather", &[&padded, &idx], vec![("axis", Attr::Int(2))]); // [B, C, half0+1]
     let win = g.node("Transpose", &[&win], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
     let mut window = g.node("Flatten", &[&win], vec![("axis", Attr::Int(1))]); // [B, (half0+1)*C]
-    let lw = &mut Onnx::new(&mut g, cond, map_pixel, p, s.height);
+    let lw = &mut Onnx::new(&mut g, cond, p, s.height);
     let mut h_in: Option<String> = None;
     for (k, layer) in net.layers.iter().enumerate() {
         if let (Some(past_k), Some(h)) = (&past[k], &h_in) {
