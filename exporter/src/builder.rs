@@ -108,44 +108,31 @@ impl GraphBuilder {
         format!("{hint}_{}", self.counter)
     }
 
-    /// An f32 initialiser.
-    pub fn weight(&mut self, hint: &str, dims: &[usize], data: Vec<f32>) -> String {
-        assert_eq!(
-            dims.iter().product::<usize>(),
-            data.len(),
-            "initialiser {hint}: shape and data disagree"
-        );
+    fn initializer(&mut self, hint: &str, dtype: DataType, dims: Vec<i64>, raw_data: Vec<u8>) -> String {
         let name = self.fresh(hint);
         let mut t = TensorProto::new();
-        t.name = name.clone();
-        t.data_type = DataType::FLOAT as i32;
-        t.dims = dims.iter().map(|&d| d as i64).collect();
-        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        (t.name, t.data_type, t.dims, t.raw_data) = (name.clone(), dtype as i32, dims, raw_data);
         self.graph.initializer.push(t);
         name
+    }
+
+    /// An f32 initialiser.
+    pub fn weight(&mut self, hint: &str, dims: &[usize], data: Vec<f32>) -> String {
+        let n = dims.iter().product::<usize>();
+        assert_eq!(n, data.len(), "initialiser {hint}: shape and data disagree");
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(hint, DataType::FLOAT, dims.iter().map(|&d| d as i64).collect(), raw)
     }
 
     /// An i64 initialiser (shapes, axes, indices).
     pub fn ints(&mut self, hint: &str, data: &[i64]) -> String {
-        let name = self.fresh(hint);
-        let mut t = TensorProto::new();
-        t.name = name.clone();
-        t.data_type = DataType::INT64 as i32;
-        t.dims = vec![data.len() as i64];
-        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.graph.initializer.push(t);
-        name
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(hint, DataType::INT64, vec![data.len() as i64], raw)
     }
 
     /// A scalar f32 constant.
     pub fn scalar(&mut self, hint: &str, v: f32) -> String {
-        let name = self.fresh(hint);
-        let mut t = TensorProto::new();
-        t.name = name.clone();
-        t.data_type = DataType::FLOAT as i32;
-        t.raw_data = v.to_le_bytes().to_vec();
-        self.graph.initializer.push(t);
-        name
+        self.initializer(hint, DataType::FLOAT, vec![], v.to_le_bytes().to_vec())
     }
 
     /// `Cast` of `x` to `to`.
