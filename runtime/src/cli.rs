@@ -13,7 +13,7 @@ use pixelcnn_core::Conditioning;
 use crate::engine::{EngineKind, Graph, Input};
 use crate::export::Export;
 use crate::sampler::{self, CondInput, Mode, SampleRequest};
-use pixelcnn_core::grid::{read_image, write_grid_scaled};
+use pixelcnn_core::grid::{read_image, write_grid};
 use pixelcnn_core::rng::image_seed;
 
 #[derive(Parser, Debug)]
@@ -204,7 +204,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.out.extension().is_some_and(|e| e == "npy") {
         pixelcnn_core::npy::write_images(&cli.out, &images, [n, c, h, w])?;
     } else {
-        write_grid_scaled(&cli.out, &images, n, c, h, w, cols, cli.scale as usize)?;
+        write_grid(&cli.out, &images, [n, c, h, w], cols, cli.scale as usize)?;
     }
     println!(
         "{}",

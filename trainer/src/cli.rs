@@ -227,7 +227,7 @@ fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
     let t = std::time::Instant::now();
     let images = sample(&model, a.n, &cond, a.seed, a.temperature, a.naive_burn, &device)?;
     let cols = (a.n as f64).sqrt().ceil() as usize;
-    pixelcnn_core::grid::write_grid(&a.out, &images, a.n, spec.channels, spec.height, spec.width, cols)?;
+    pixelcnn_core::grid::write_grid(&a.out, &images, [a.n, spec.channels, spec.height, spec.width], cols, 1)?;
     println!(
         "{}",
         serde_json::json!({"out": a.out, "images": a.n, "seconds": t.elapsed().as_secs_f64(), "mode": if a.naive_burn { "naive-burn" } else { "cached-burn" }})

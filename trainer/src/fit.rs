@@ -533,7 +533,7 @@ fn write_samples<B: FusedOps>(
     };
     let images = sample(model, n, &cond, seed, 1.0, false, device)?;
     let cols = (n as f64).sqrt().ceil() as usize;
-    pixelcnn_core::grid::write_grid(path, &images, n, spec.channels, spec.height, spec.width, cols)?;
+    pixelcnn_core::grid::write_grid(path, &images, [n, spec.channels, spec.height, spec.width], cols, 1)?;
     Ok(())
 }
 

@@ -9,29 +9,13 @@ fn err(path: &Path, problem: impl Into<String>) -> ImageError {
     crate::FileError::new(path, problem)
 }
 
-/// Writes `images` as a grid with `cols` columns (rows as needed).
+/// Writes `images` `[n, c, h, w]` as a grid with `cols` columns (rows as needed), enlarged
+/// `scale` times by nearest-neighbour (every pixel becomes a `scale x scale` block, so a
+/// 28x28 digit stays sharp).
 pub fn write_grid(
     path: &Path,
     images: &[u8],
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    cols: usize,
-) -> Result<(), ImageError> {
-    write_grid_scaled(path, images, n, c, h, w, cols, 1)
-}
-
-/// [`write_grid`], the whole grid enlarged `scale` times by nearest-neighbour (every
-/// pixel becomes a `scale x scale` block, so a 28x28 digit stays sharp).
-#[allow(clippy::too_many_arguments)]
-pub fn write_grid_scaled(
-    path: &Path,
-    images: &[u8],
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
+    [n, c, h, w]: [usize; 4],
     cols: usize,
     scale: usize,
 ) -> Result<(), ImageError> {
@@ -124,13 +108,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.png");
         // one 2x2 gray image: 0, 100 / 200, 255
-        write_grid_scaled(&path, &[0, 100, 200, 255], 1, 1, 2, 2, 1, 3).unwrap();
+        write_grid(&path, &[0, 100, 200, 255], [1, 1, 2, 2], 1, 3).unwrap();
         let img = image::open(&path).unwrap().to_rgb8();
         assert_eq!((img.width(), img.height()), (4 * 3, 4 * 3));
         for (x, y, v) in [(3, 3, 0), (5, 5, 0), (6, 3, 100), (8, 5, 100), (3, 6, 200), (8, 8, 255)] {
             assert_eq!(img.get_pixel(x, y).0, [v; 3], "pixel ({x}, {y})");
         }
         assert_eq!(img.get_pixel(0, 0).0, [40; 3]); // the gap
-        assert!(write_grid_scaled(&path, &[0; 4], 1, 1, 2, 2, 1, 0).is_err());
+        assert!(write_grid(&path, &[0; 4], [1, 1, 2, 2], 1, 0).is_err());
     }
 }
