@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conditioning::CondProjectionRecord;
 use crate::legacy::{PixelModelRecordV1, PixelModelRecordV2};
-use crate::model::{Decoder, DecoderRecord, PixelModel, PixelModelRecord};
+use crate::model::{DecoderRecord, PixelModel, PixelModelRecord};
 use crate::spec::ModelSpec;
 
 /// A checkpoint that can't be read, naming the file and the problem.
@@ -225,24 +225,12 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelMod
     let fresh = PixelModel::new(&spec, 0, device);
     // what burn's load_record would panic on: another decoder, another layer count, another
     // kind of conditioning projection
-    let layers = match (&fresh.decoder, &record.decoder) {
-        (Decoder::Gated(_), DecoderRecord::Gated(r)) => Some(r.layers.len()),
-        (Decoder::Plain(_), DecoderRecord::Plain(r)) => Some(r.layers.len()),
-        _ => None,
-    }
-    .ok_or_else(|| invalid(&weights, format!("holds another decoder than {SPEC_FILE} describes")))?;
-    if layers != spec.layers {
-        let problem = format!(
-            "does not fit {SPEC_FILE}: {layers} layers, the spec has {}",
-            spec.layers
-        );
-        return Err(invalid(&weights, problem));
-    }
-    if projections(&record.decoder) != projections(&fresh.clone().into_record().decoder) {
-        let problem = format!(
-            "does not fit {SPEC_FILE}: its conditioning projections are not those of {:?}",
-            spec.conditioning
-        );
+    let (have, want) = (
+        structure(&record.decoder),
+        structure(&fresh.clone().into_record().decoder),
+    );
+    if have != want {
+        let problem = format!("does not fit {SPEC_FILE}: holds {have}; the spec describes {want}");
         return Err(invalid(&weights, problem));
     }
     let want = param_shapes(&fresh);
@@ -260,17 +248,28 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelMod
     Ok(model)
 }
 
-/// Per conditioning projection of the decoder: none, a matrix (`false`) or a map (`true`).
-fn projections<B: Backend>(decoder: &DecoderRecord<B>) -> Vec<Option<bool>> {
-    let kind = |p: &Option<CondProjectionRecord<B>>| p.as_ref().map(|p| matches!(p, CondProjectionRecord::Map(_)));
-    match decoder {
-        DecoderRecord::Gated(g) => g
-            .layers
-            .iter()
-            .flat_map(|l| [kind(&l.v_cond), kind(&l.h_cond)])
-            .collect(),
-        DecoderRecord::Plain(p) => p.layers.iter().map(|l| kind(&l.cond)).collect(),
-    }
+/// A decoder's record as far as burn's `load_record` needs it to match: the decoder,
+/// its layer count and the kind of each conditioning projection.
+fn structure<B: Backend>(decoder: &DecoderRecord<B>) -> String {
+    let kind = |p: &Option<CondProjectionRecord<B>>| match p {
+        None => "none",
+        Some(CondProjectionRecord::Dense(_)) => "matrices",
+        Some(CondProjectionRecord::Map(_)) => "1x1 convolutions",
+    };
+    let (name, layers, mut projections): (_, _, Vec<_>) = match decoder {
+        DecoderRecord::Gated(g) => {
+            let p = g.layers.iter().flat_map(|l| [kind(&l.v_cond), kind(&l.h_cond)]);
+            ("gated", g.layers.len(), p.collect())
+        }
+        DecoderRecord::Plain(p) => (
+            "plain",
+            p.layers.len(),
+            p.layers.iter().map(|l| kind(&l.cond)).collect(),
+        ),
+    };
+    projections.dedup();
+    let projections = projections.join(", ");
+    format!("a {name} decoder of {layers} layers, conditioning projections: {projections}")
 }
 
 /// The shape of every parameter, in module order.
