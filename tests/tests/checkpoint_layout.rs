@@ -82,77 +82,105 @@ fn shipped_checkpoints_load_with_their_optimizer_state() {
     }
 }
 
-/// The shipped `name`'s checkpoint, in the layout of `file`, scores as its `model.onnx`
-/// (exported by that layout's code) and, written again, is in today's layout with the
-/// same parameters.
-fn scores_as_its_export_and_resaves_in_todays_layout(name: &str, file: &str) {
-    let ckpt = checkpoint::latest(&root().join("models/pretrained").join(name).join("run")).unwrap();
-    assert!(
-        ckpt.join(file).exists(),
-        "the shipped {name} checkpoint is the {file} fixture"
-    );
-    let dev = Default::default();
-    let model = checkpoint::load_model::<Cpu>(&ckpt, &dev).unwrap();
-    let x = inputs(&model.spec, 2, 3);
-    let (want, _) = onnx_outputs(&root().join("models/pretrained").join(name), &EngineKind::Ort, &x);
-    let (got, _) = burn_outputs(&model, &x);
-    let diff = max_abs_diff(&got, &want);
-    assert!(diff <= 1e-4, "{name}: logits differ from the export by {diff}");
+/// Written again, a loaded model is in today's layout and loads to the same parameters.
+fn resaves_in_todays_layout(model: &PixelModel<Cpu>, what: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let again = checkpoint::write_atomic(tmp.path(), "step-000000001", &checkpoint::model_files(&model)).unwrap();
-    assert!(again.join(MODEL_FILE).exists() && !again.join(file).exists());
-    let reloaded = checkpoint::load_model::<Cpu>(&again, &dev).unwrap();
-    let (a, b) = (params(&model), params(&reloaded));
+    let again = checkpoint::write_atomic(tmp.path(), "step-000000001", &checkpoint::model_files(model)).unwrap();
+    assert!(
+        again.join(MODEL_FILE).exists() && !again.join(MODEL_FILE_V1).exists() && !again.join(MODEL_FILE_V2).exists()
+    );
+    let reloaded = checkpoint::load_model::<Cpu>(&again, &Default::default()).unwrap();
+    let (a, b) = (params(model), params(&reloaded));
     assert!(
         a.values == b.values && a.ids == b.ids,
-        "{name}: parameters changed on resave"
+        "{what}: parameters changed on resave"
     );
 }
 
+/// Every shipped checkpoint, whatever its layout, scores as the `model.onnx` exported
+/// from it (where the model ships one), and resaves in today's layout.
 #[test]
-fn a_v1_checkpoint_scores_as_its_export_and_resaves_in_todays_layout() {
-    scores_as_its_export_and_resaves_in_todays_layout("mnist-gated", MODEL_FILE_V1);
+fn shipped_checkpoints_score_as_their_exports_and_resave_in_todays_layout() {
+    let mut exports = 0;
+    for ckpt in shipped() {
+        let model = checkpoint::load_model::<Cpu>(&ckpt, &Default::default()).unwrap();
+        let export = ckpt.ancestors().nth(3).unwrap();
+        if export.join("model.onnx").exists() {
+            let x = inputs(&model.spec, 2, 3);
+            let (want, _) = onnx_outputs(export, &EngineKind::Ort, &x);
+            let (got, _) = burn_outputs(&model, &x);
+            let diff = max_abs_diff(&got, &want);
+            assert!(
+                diff <= 1e-4,
+                "{}: logits differ from the export by {diff}",
+                ckpt.display()
+            );
+            exports += 1;
+        }
+        resaves_in_todays_layout(&model, &ckpt.display().to_string());
+    }
+    assert!(exports >= 4, "only {exports} shipped exports compared");
 }
 
+/// Checkpoints in each older layout (`tests/fixtures/checkpoint-*`: V1 gated, V2 class,
+/// V2 spatial) score the bits/dim that the code of their layout gave on the first MNIST
+/// test images (`expected.json` says how it was measured), and resave in today's layout.
 #[test]
-fn a_v2_class_checkpoint_scores_as_its_export_and_resaves_in_todays_layout() {
-    scores_as_its_export_and_resaves_in_todays_layout("mnist-class", MODEL_FILE_V2);
-}
-
-/// Spatial projections (1x1 convolutions) of the V2 layout: a tiny spatially conditioned
-/// checkpoint written by that layout's trainer scores the bits/dim its `trainer eval` gave.
-#[test]
-fn a_v2_spatial_checkpoint_scores_as_the_code_that_wrote_it() {
-    let dir = root().join("tests/fixtures/checkpoint-v2-spatial");
-    let ckpt = checkpoint::latest(&dir).unwrap();
-    assert!(ckpt.join(MODEL_FILE_V2).exists());
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let n = expected["images"].as_u64().unwrap() as usize;
-    let model = checkpoint::load_model::<Cpu>(&ckpt, &Default::default()).unwrap();
-    assert!(matches!(model.spec.conditioning, Conditioning::Spatial { .. }));
+fn older_layouts_score_as_the_code_that_wrote_them() {
     let mnist = pixelcnn_core::idx::read_images(&root().join("data/mnist/t10k-images-idx3-ubyte")).unwrap();
-    let (vectors, rows, dim) = pixelcnn_core::npy::read_matrix(&dir.join("test-vectors.npy")).unwrap();
-    assert_eq!(rows, n);
-    let mut x = Inputs {
-        n,
-        images: mnist.pixels[..n * model.spec.dims()].to_vec(),
-        labels: vec![],
-        vectors,
-        dim,
-    };
-    let mean = |x: &Inputs| burn_outputs(&model, x).1.iter().map(|&b| b as f64).sum::<f64>() / n as f64;
-    let (got, want) = (mean(&x), expected["bits_per_dim"].as_f64().unwrap());
-    assert!(
-        (got - want).abs() <= 1e-5,
-        "bits/dim {got}, the V2 code's trainer eval gave {want}"
-    );
-    // the conditioning is live in this comparison: other vectors score otherwise
-    x.vectors.iter_mut().for_each(|v| *v = -*v);
-    let other = mean(&x);
-    assert!(
-        (other - want).abs() > 1e-3,
-        "negated vectors score {other}, the same as {want}"
+    let labels = std::fs::read(root().join("data/mnist/t10k-labels-idx1-ubyte")).unwrap();
+    let mut layouts = HashSet::new();
+    for name in ["checkpoint-v1-gated", "checkpoint-v2-class", "checkpoint-v2-spatial"] {
+        let dir = root().join("tests/fixtures").join(name);
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+        let ckpt = checkpoint::latest(&dir).unwrap();
+        let layout = expected["layout"].as_str().unwrap();
+        assert!(ckpt.join(layout).exists(), "{name}: no {layout}");
+        layouts.insert(layout.to_string());
+        let n = expected["images"].as_u64().unwrap() as usize;
+        let model = checkpoint::load_model::<Cpu>(&ckpt, &Default::default()).unwrap();
+        let (vectors, dim) = match model.spec.conditioning {
+            Conditioning::Spatial { .. } => {
+                let (v, rows, dim) = pixelcnn_core::npy::read_matrix(&dir.join("test-vectors.npy")).unwrap();
+                assert_eq!(rows, n);
+                (v, dim)
+            }
+            _ => (vec![], 0),
+        };
+        let class = matches!(model.spec.conditioning, Conditioning::Class { .. });
+        let mut x = Inputs {
+            n,
+            images: mnist.pixels[..n * model.spec.dims()].to_vec(),
+            labels: if class {
+                labels[8..8 + n].iter().map(|&l| l as i64).collect()
+            } else {
+                vec![]
+            },
+            vectors,
+            dim,
+        };
+        let mean = |x: &Inputs| burn_outputs(&model, x).1.iter().map(|&b| b as f64).sum::<f64>() / n as f64;
+        let (got, want) = (mean(&x), expected["bits_per_dim"].as_f64().unwrap());
+        assert!(
+            (got - want).abs() <= 1e-5,
+            "{name}: bits/dim {got}, the code of its layout gave {want}"
+        );
+        // where there is conditioning, it is live in this comparison: another one scores otherwise
+        if model.spec.conditioning != Conditioning::None {
+            x.labels.iter_mut().for_each(|l| *l = (*l + 1) % 10);
+            x.vectors.iter_mut().for_each(|v| *v = -*v);
+            let other = mean(&x);
+            assert!(
+                (other - want).abs() > 1e-3,
+                "{name}: another condition scores {other}, the same as {want}"
+            );
+        }
+        resaves_in_todays_layout(&model, name);
+    }
+    assert_eq!(
+        layouts,
+        HashSet::from([MODEL_FILE_V1.to_string(), MODEL_FILE_V2.to_string()])
     );
 }
 
