@@ -108,7 +108,7 @@ impl<B: Backend> PixelModelRecordV2<B> {
                             residual,
                         })
                     })
-                    .collect::<Result<_, _>>()?,
+                    .collect::<Result<_, &str>>()?,
                 head: g.head,
             }),
             DecoderRecordV2::Plain(p) => DecoderRecord::Plain(PixelCnnRecord {
@@ -119,7 +119,7 @@ impl<B: Backend> PixelModelRecordV2<B> {
                             cond: upgrade(l.cond)?,
                         })
                     })
-                    .collect::<Result<_, _>>()?,
+                    .collect::<Result<_, &str>>()?,
                 head: p.head,
             }),
         };
