@@ -29,6 +29,21 @@ struct Cli {
     reference: usize,
 }
 
+/// A ModelSpec from a `.json` spec, or from the `model` section of a training config.
+fn read_spec(path: &std::path::Path) -> anyhow::Result<ModelSpec> {
+    #[derive(serde::Deserialize)]
+    struct WithModel {
+        model: ModelSpec,
+    }
+    let text = std::fs::read_to_string(path)?;
+    if path.extension().is_some_and(|e| e == "json") {
+        return ModelSpec::from_json(&text).map_err(anyhow::Error::msg);
+    }
+    let w: WithModel = serde_yaml_ng::from_str(&text)?;
+    w.model.validate()?;
+    Ok(w.model)
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = (|| -> anyhow::Result<()> {
@@ -42,21 +57,7 @@ fn main() {
                 let path = spec
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("pass --run RUN_DIR or --spec FILE"))?;
-                let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                let spec = if path.extension().is_some_and(|e| e == "json") {
-                    ModelSpec::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-                } else {
-                    #[derive(serde::Deserialize)]
-                    struct WithModel {
-                        model: ModelSpec,
-                    }
-                    let w: WithModel =
-                        serde_yaml_ng::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    w.model
-                        .validate()
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    w.model
-                };
+                let spec = read_spec(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 (PixelModel::<Cpu>::new(&spec, 0, &Default::default()), path.clone())
             }
         };
