@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::conditioning::{CondFeatures, CondProjection};
 use crate::conv::Conv;
 use crate::head::Head;
-use crate::lower::{At, Burn, Lower};
+use crate::lower::{Burn, Lower};
 use crate::masks::{self, MaskKind};
 use crate::spec::{Conditioning, ModelSpec};
 
@@ -53,7 +53,7 @@ impl<B: Backend> PixelCnn<B> {
 
     /// Normalised images `[B, C, H, W]` -> logits `[B, C*256, H, W]`.
     pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
-        self.lower_image(&mut Burn::new(cond, At::Image), &x)
+        self.lower_image(&mut Burn::new(cond), &x)
     }
 
     /// The network on whole images, in any lowering (burn here, ONNX in the exporter).

@@ -94,7 +94,8 @@ impl<B: Backend> CondProjection<B> {
     }
 
     /// The term added to a layer's pre-activation `[batch, out, H, W]` (`[batch, out, 1, 1]`,
-    /// broadcast, for dense conditioning).
+    /// broadcast, for dense conditioning), from features at any position (whole maps, one
+    /// row or one pixel of a spatial map).
     pub fn forward(&self, features: &Tensor<B, 4>) -> Tensor<B, 4> {
         match self {
             Self::Dense(w) => {
@@ -103,23 +104,6 @@ impl<B: Backend> CondProjection<B> {
                 dense_in(features).matmul(w.val()).reshape([b, out, 1, 1])
             }
             Self::Map(conv) => conv.forward(features.clone()),
-        }
-    }
-
-    /// V^T h at row `i` only (cached sampling's vertical step): `[B, out, 1, W]` for
-    /// spatial maps, `[B, out, 1, 1]` for dense conditioning.
-    pub fn at_row(&self, features: &Tensor<B, 4>, i: usize) -> Tensor<B, 4> {
-        match self {
-            Self::Dense(_) => self.forward(features),
-            Self::Map(conv) => conv.forward(features.clone().narrow(2, i, 1)),
-        }
-    }
-
-    /// V^T h at pixel `(i, j)` (cached sampling's horizontal step): `[B, out]`.
-    pub fn at_pixel(&self, features: &Tensor<B, 4>, i: usize, j: usize) -> Tensor<B, 2> {
-        match self {
-            Self::Dense(w) => dense_in(features).matmul(w.val()),
-            Self::Map(conv) => conv.forward_dense(dense_in(&features.clone().narrow(2, i, 1).narrow(3, j, 1))),
         }
     }
 

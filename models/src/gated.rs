@@ -23,7 +23,7 @@ use crate::conditioning::{CondFeatures, CondProjection, RowCond};
 use crate::conv::Conv;
 use crate::fused::{gate_rows, FusedOps};
 use crate::head::Head;
-use crate::lower::{At, Burn, Lower};
+use crate::lower::{Burn, Lower};
 use crate::masks::{self, MaskKind};
 use crate::rows::{from_rows, to_rows, RowShape, TapIndex};
 use crate::spec::{Conditioning, ModelSpec};
@@ -302,7 +302,7 @@ impl<B: Backend> GatedPixelCnn<B> {
     /// `[B, C, W]`). Updates `past_v` and sets `v_ctx` for the next row's pixels.
     pub fn step_row(&self, x: Tensor<B, 3>, cache: &mut StepCache<B>, cond: &CondFeatures<B>, row: usize) {
         let [b, c, w] = x.dims();
-        let lw = &mut Burn::new(cond, At::Row(row));
+        let lw = &mut Burn::at(cond, row, None);
         let mut v = x.reshape([b, c, 1, w]);
         for (l, layer) in self.layers.iter().enumerate() {
             // the rows above from the state, then the new row; the state moves down one row
@@ -333,7 +333,7 @@ impl<B: Backend> GatedPixelCnn<B> {
             .narrow(2, col, half0 + 1)
             .permute([0, 2, 1])
             .reshape([b, (half0 + 1) * c]);
-        let lw = &mut Burn::new(cond, At::Pixel(row, col));
+        let lw = &mut Burn::at(cond, row, Some(col));
         let mut present = Vec::with_capacity(self.layers.len());
         let mut h: Option<Tensor<B, 2>> = None;
         for (l, layer) in self.layers.iter().enumerate() {
@@ -353,7 +353,7 @@ impl<B: Backend> GatedPixelCnn<B> {
 
     /// [`Self::forward`] with 2-D convolutions on whole images (the reference form).
     pub fn forward_reference(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
-        let lw = &mut Burn::new(cond, At::Image);
+        let lw = &mut Burn::new(cond);
         let (mut v, mut h) = (x.clone(), x);
         for layer in &self.layers {
             (v, h) = layer.lower_image(lw, &v, &h);

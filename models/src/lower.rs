@@ -64,28 +64,33 @@ pub trait Lower<B: Backend> {
     }
 }
 
-/// Where the burn lowering computes: whole images, one row, or one pixel (row, column);
-/// it decides which part of a spatial conditioning map a layer sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum At {
-    Image,
-    Row(usize),
-    Pixel(usize, usize),
+/// The burn lowering: layers on burn tensors, with the conditioning features at the
+/// lowering's position, as the ONNX lowering holds its values: whole maps, or a spatial
+/// map's current row `[B, c, 1, W]` or pixel `[B, c, 1, 1]` (dense 1x1 maps are the same
+/// at every position).
+pub struct Burn<B: Backend> {
+    cond: CondFeatures<B>,
 }
 
-/// The burn lowering: layers on burn tensors.
-pub struct Burn<'a, B: Backend> {
-    cond: &'a CondFeatures<B>,
-    at: At,
-}
+impl<B: Backend> Burn<B> {
+    /// On whole images.
+    pub fn new(cond: &CondFeatures<B>) -> Self {
+        Self { cond: cond.clone() }
+    }
 
-impl<'a, B: Backend> Burn<'a, B> {
-    pub fn new(cond: &'a CondFeatures<B>, at: At) -> Self {
-        Self { cond, at }
+    /// At row `row` (a row step) or pixel (`row`, `col`) (a pixel step). Spatial maps are
+    /// image-sized (at least 4x4) and are narrowed there; dense 1x1 maps stay as they are.
+    pub fn at(cond: &CondFeatures<B>, row: usize, col: Option<usize>) -> Self {
+        let narrow = |f: Tensor<B, 4>, axis: usize, k: usize| if f.dims()[axis] > 1 { f.narrow(axis, k, 1) } else { f };
+        let cond = cond.clone().map(|f| match col {
+            Some(j) => narrow(narrow(f, 2, row), 3, j),
+            None => narrow(f, 2, row),
+        });
+        Self { cond }
     }
 }
 
-impl<B: Backend> Lower<B> for Burn<'_, B> {
+impl<B: Backend> Lower<B> for Burn<B> {
     type Map = Tensor<B, 4>;
     type Pixel = Tensor<B, 2>;
 
@@ -105,11 +110,7 @@ impl<B: Backend> Lower<B> for Burn<'_, B> {
         shift_down(x.clone())
     }
     fn cond(&mut self, proj: &CondProjection<B>) -> Option<Self::Map> {
-        let f = self.cond.as_ref()?;
-        Some(match self.at {
-            At::Image => proj.forward(f),
-            At::Row(i) | At::Pixel(i, _) => proj.at_row(f, i),
-        })
+        self.cond.as_ref().map(|f| proj.forward(f))
     }
 
     fn dense(&mut self, conv: &Conv<B>, x: &Self::Pixel) -> Self::Pixel {
@@ -124,15 +125,10 @@ impl<B: Backend> Lower<B> for Burn<'_, B> {
     fn relu_pixel(&mut self, x: &Self::Pixel) -> Self::Pixel {
         activation::relu(x.clone())
     }
+    /// The term at the pixel, `[N, out, 1, 1]` as `[N, out]`.
     fn cond_pixel(&mut self, proj: &CondProjection<B>) -> Option<Self::Pixel> {
-        let f = self.cond.as_ref()?;
-        let (i, j) = match self.at {
-            At::Pixel(i, j) => (i, j),
-            // only `lower_pixel` reads pixel terms, and burn runs it at `At::Pixel`; dense
-            // conditioning has no position, so these arms never pick a spatial map's pixel
-            At::Row(i) => (i, 0),
-            At::Image => (0, 0),
-        };
-        Some(proj.at_pixel(f, i, j))
+        let t = self.cond(proj)?;
+        let [n, out, _, _] = t.dims();
+        Some(t.reshape([n, out]))
     }
 }
