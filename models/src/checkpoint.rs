@@ -185,14 +185,7 @@ pub fn read_spec(dir: &Path) -> Result<ModelSpec, CheckpointError> {
 
 type Rec = BinBytesRecorder<FullPrecisionSettings>;
 
-/// A model's weights as record bytes.
-pub fn model_bytes<B: Backend>(model: &PixelModel<B>) -> Vec<u8> {
-    Rec::default()
-        .record(model.clone().into_record(), ())
-        .expect("in-memory record")
-}
-
-/// Any burn record (e.g. an optimizer's) as bytes.
+/// Any burn record (a model's, an optimizer's) as bytes.
 pub fn record_bytes<B: Backend, R: burn::record::Record<B>>(record: R) -> Vec<u8> {
     Recorder::<B>::record(&Rec::default(), record, ()).expect("in-memory record")
 }
@@ -289,7 +282,7 @@ fn param_shapes<B: Backend>(model: &PixelModel<B>) -> Vec<Vec<usize>> {
 pub fn model_files<B: Backend>(model: &PixelModel<B>) -> Vec<(&'static str, Vec<u8>)> {
     vec![
         (SPEC_FILE, model.spec.to_json().into_bytes()),
-        (MODEL_FILE, model_bytes(model)),
+        (MODEL_FILE, record_bytes::<B, _>(model.clone().into_record())),
     ]
 }
 
