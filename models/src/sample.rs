@@ -9,7 +9,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use pixelcnn_core::rng::{check_temperature, sample_logits, DrawError, SplitMix64};
+use pixelcnn_core::rng::{check_temperature, sample_logits, DrawError, Mode, SplitMix64};
 
 use crate::conditioning::Condition;
 use crate::fused::FusedOps;
@@ -23,7 +23,9 @@ pub type SubPixel = (usize, usize, usize);
 impl<B: FusedOps> PixelModel<B> {
     /// Samples one image per entry of `seeds` (see [`pixelcnn_core::rng::image_seed`]),
     /// `[n, C, H, W]` values, conditioned on `cond` (batched to `n`; the auto-encoder
-    /// takes its bottleneck as `Condition::Vector`).
+    /// takes its bottleneck as `Condition::Vector`). [`Mode::Naive`], or a model without
+    /// cached steps, runs the full network once per sub-pixel: the slow reference the
+    /// cached samplers are checked against.
     ///
     /// # Errors
     /// A temperature that is not a finite number > 0, or non-finite logits.
@@ -32,36 +34,14 @@ impl<B: FusedOps> PixelModel<B> {
         cond: &Condition<B>,
         seeds: &[u64],
         temperature: f64,
+        mode: Mode,
         device: &B::Device,
-    ) -> Result<Vec<u8>, DrawError> {
-        self.draw(cond, seeds, temperature, device, self.gated().is_none())
-    }
-
-    /// [`Self::sample`] with the full network once per sub-pixel, for every
-    /// architecture: the slow reference the cached samplers are checked against.
-    pub fn sample_naive(
-        &self,
-        cond: &Condition<B>,
-        seeds: &[u64],
-        temperature: f64,
-        device: &B::Device,
-    ) -> Result<Vec<u8>, DrawError> {
-        self.draw(cond, seeds, temperature, device, true)
-    }
-
-    fn draw(
-        &self,
-        cond: &Condition<B>,
-        seeds: &[u64],
-        temperature: f64,
-        device: &B::Device,
-        naive: bool,
     ) -> Result<Vec<u8>, DrawError> {
         check_temperature(temperature)?;
         let mut rngs: Vec<SplitMix64> = seeds.iter().map(|&s| SplitMix64::new(s)).collect();
         let draw = |_: SubPixel, logits: Vec<f64>| draw_all(&logits, temperature, &mut rngs);
-        match (self.gated(), naive) {
-            (Some(net), false) => self.cached_loop(net, cond, seeds.len(), device, draw),
+        match (self.gated(), mode) {
+            (Some(net), Mode::Cached) => self.cached_loop(net, cond, seeds.len(), device, draw),
             _ => self.naive_loop(cond, seeds.len(), device, draw),
         }
     }

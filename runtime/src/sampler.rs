@@ -12,6 +12,7 @@ use crate::engine::{EngineKind, Graph, Input, Value};
 use crate::export::Export;
 use pixelcnn_core::rng::{sample_logits, SplitMix64};
 
+pub use pixelcnn_core::rng::Mode;
 pub use pixelcnn_core::CondInput;
 
 /// One sampling call.
@@ -31,24 +32,6 @@ pub trait Sampler {
     fn batch(&self) -> usize;
     /// `progress(done, total)` is called after every pixel.
     fn sample(&mut self, req: &SampleRequest, progress: &mut dyn FnMut(usize, usize)) -> anyhow::Result<Vec<u8>>;
-}
-
-/// Which sampler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Cached,
-    Naive,
-}
-
-impl std::str::FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cached" => Ok(Self::Cached),
-            "naive" => Ok(Self::Naive),
-            o => Err(format!("unknown mode `{o}`: expected cached or naive")),
-        }
-    }
 }
 
 /// Builds a sampler for `batch` images per call.

@@ -5,6 +5,7 @@
 //! One test per variant, so a failure names it.
 
 use burn::tensor::{Tensor, TensorData};
+use pixelcnn_core::rng::Mode;
 use pixelcnn_models::{Arch, CondInput, Condition, Conditioning, ModelSpec, PixelModel, LEVELS};
 use pixelcnn_tests::tiny_spec;
 
@@ -74,12 +75,12 @@ fn cached_sampling_equals_naive(spec: ModelSpec) {
     let model = PixelModel::<B>::new(&spec, 6, &dev);
     let (_, cond) = inputs(&spec, 2, 2);
     let seeds = [11, 12];
-    let cached = model.sample(&cond, &seeds, 1.0, &dev).unwrap();
-    let naive = model.sample_naive(&cond, &seeds, 1.0, &dev).unwrap();
+    let cached = model.sample(&cond, &seeds, 1.0, Mode::Cached, &dev).unwrap();
+    let naive = model.sample(&cond, &seeds, 1.0, Mode::Naive, &dev).unwrap();
     assert_eq!(cached.len(), 2 * spec.dims());
     assert!(cached == naive, "cached and naive sampling drew different images");
-    assert!(model.sample(&cond, &[13, 12], 1.0, &dev).unwrap()[..spec.dims()] != cached[..spec.dims()]);
-    assert!(model.sample(&cond, &seeds, 0.0, &dev).is_err());
+    assert!(model.sample(&cond, &[13, 12], 1.0, Mode::Cached, &dev).unwrap()[..spec.dims()] != cached[..spec.dims()]);
+    assert!(model.sample(&cond, &seeds, 0.0, Mode::Cached, &dev).is_err());
 }
 
 macro_rules! variants {

@@ -86,7 +86,7 @@ fn check(variant: &str, engine: EngineKind, mode: Mode, task: Task) {
     match task {
         Task::Sample => {
             let cond = Condition::from_host(&req.cond, &dev);
-            let want = model.sample_naive(&cond, &req.seeds, 1.0, &dev).unwrap();
+            let want = model.sample(&cond, &req.seeds, 1.0, Mode::Naive, &dev).unwrap();
             assert!(
                 got == want,
                 "{variant} {engine}/{mode:?}: differs from burn's sampler with the same seed"

@@ -6,6 +6,7 @@ use anyhow::Context;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use clap::{Args, Parser, Subcommand};
+use pixelcnn_core::rng::Mode;
 use pixelcnn_models::backend::{BackendKind, Cpu, NdArray};
 use pixelcnn_models::fused::FusedOps;
 use pixelcnn_models::{checkpoint, CondInput, Condition, Conditioning, PixelModel};
@@ -225,7 +226,8 @@ fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
         (_, None) => items_condition(&model, &cfg.load_split(false)?, a.n, &device),
     };
     let t = std::time::Instant::now();
-    let images = sample(&model, a.n, &cond, a.seed, a.temperature, a.naive_burn, &device)?;
+    let mode = if a.naive_burn { Mode::Naive } else { Mode::Cached };
+    let images = sample(&model, a.n, &cond, a.seed, a.temperature, mode, &device)?;
     let cols = (a.n as f64).sqrt().ceil() as usize;
     pixelcnn_core::grid::write_grid(&a.out, &images, [a.n, spec.channels, spec.height, spec.width], cols, 1)?;
     println!(

@@ -20,6 +20,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pixelcnn_core::rng::Mode;
 use pixelcnn_models::checkpoint::{self, CHECKPOINTS};
 use pixelcnn_models::fused::{FusedAutodiff, FusedOps};
 use pixelcnn_models::{CondInput, Condition, Conditioning, PixelModel};
@@ -531,7 +532,7 @@ fn write_samples<B: FusedOps>(
         }
         _ => items_condition(model, test, n, device),
     };
-    let images = sample(model, n, &cond, seed, 1.0, false, device)?;
+    let images = sample(model, n, &cond, seed, 1.0, Mode::Cached, device)?;
     let cols = (n as f64).sqrt().ceil() as usize;
     pixelcnn_core::grid::write_grid(path, &images, [n, spec.channels, spec.height, spec.width], cols, 1)?;
     Ok(())

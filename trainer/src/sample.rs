@@ -1,9 +1,10 @@
 //! Sampling from a training run's model in burn, with the project's seeded rule
 //! ([`pixelcnn_core::rng`]), so the same seed gives the same images as `sample` on the
 //! exported graphs (up to float differences in the logits). Gated models use their
-//! cached steps; `naive` runs the full network once per sub-pixel (the reference).
+//! cached steps in [`Mode::Cached`]; [`Mode::Naive`] runs the full network once per
+//! sub-pixel (the reference).
 
-use pixelcnn_core::rng::image_seed;
+use pixelcnn_core::rng::{image_seed, Mode};
 use pixelcnn_models::fused::FusedOps;
 use pixelcnn_models::{Condition, PixelModel};
 
@@ -14,13 +15,9 @@ pub fn sample<B: FusedOps>(
     cond: &Condition<B>,
     seed: u64,
     temperature: f64,
-    naive: bool,
+    mode: Mode,
     device: &B::Device,
 ) -> Result<Vec<u8>, pixelcnn_core::rng::DrawError> {
     let seeds: Vec<u64> = (0..n).map(|b| image_seed(seed, b)).collect();
-    if naive {
-        model.sample_naive(cond, &seeds, temperature, device)
-    } else {
-        model.sample(cond, &seeds, temperature, device)
-    }
+    model.sample(cond, &seeds, temperature, mode, device)
 }

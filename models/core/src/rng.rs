@@ -7,6 +7,26 @@
 //! `p_0 + ... + p_k > u` (255 if rounding leaves none). `scripts/sample_onnxruntime.py`
 //! implements the same rule, so the same seed gives the same image everywhere.
 
+/// How images are drawn: `Cached` runs the cached steps (the vertical stack once per
+/// row, the horizontal stack and head once per sub-pixel), `Naive` the whole network once
+/// per sub-pixel (the reference; the only way for the plain PixelCNN, which has no cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Cached,
+    Naive,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cached" => Ok(Self::Cached),
+            "naive" => Ok(Self::Naive),
+            o => Err(format!("unknown mode `{o}`: expected cached or naive")),
+        }
+    }
+}
+
 /// SplitMix64 stream of one image.
 #[derive(Debug, Clone)]
 pub struct SplitMix64 {
