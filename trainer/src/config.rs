@@ -34,7 +34,7 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
-fn one() -> usize {
+pub(crate) fn one() -> usize {
     1
 }
 fn default_ckpt_every() -> u64 {

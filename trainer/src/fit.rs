@@ -56,7 +56,7 @@ pub struct TrainState {
     pub train_seconds: f64,
     /// Threads each batch is split across (see [`batch_gradients`]); part of the exact
     /// resume promise, since the split fixes the order in which gradients are summed.
-    #[serde(default = "one_worker")]
+    #[serde(default = "crate::config::one")]
     pub workers: usize,
     /// Batch size and training-set size the run started with: with the seed they fix
     /// which images every step sees, so `--resume` refuses a config that changes them.
@@ -65,10 +65,6 @@ pub struct TrainState {
     pub batch_size: Option<usize>,
     #[serde(default)]
     pub train_items: Option<usize>,
-}
-
-fn one_worker() -> usize {
-    1
 }
 
 #[derive(Debug, Clone, Default)]
