@@ -1,7 +1,7 @@
 //! The tiny exported models the runtime's CLI tests run on (`runtime/tests/fixtures/`,
 //! committed so those tests need no burn) are byte for byte what the exporter writes
 //! today. After a deliberate export change, rewrite them with
-//! `UPDATE_FIXTURES=1 cargo test -p pixelcnn-tests --test fixtures`.
+//! `UPDATE_FIXTURES=1 cargo test -p pixelcnn-tests --test pixelcnn fixtures::`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
