@@ -115,12 +115,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             CondInput::None
         }
         Conditioning::Class { classes } => {
-            let l = cli
-                .label
-                .ok_or_else(|| anyhow::anyhow!("this model is class-conditional: pass --label K (0..{classes})"))?;
+            let l = cli.label.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "this model is class-conditional: pass --label K, K in 0..={}",
+                    classes - 1
+                )
+            })?;
             anyhow::ensure!(
                 l >= 0 && (l as usize) < classes,
-                "--label {l}: the model has classes 0..{classes}"
+                "--label {l}: the model has classes 0..={}",
+                classes - 1
             );
             CondInput::Labels(vec![l; n])
         }

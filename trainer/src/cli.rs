@@ -214,7 +214,7 @@ fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
     let spec = model.spec.clone();
     let cond = match (spec.decoder_conditioning(), a.label) {
         (Conditioning::Class { classes }, Some(l)) => {
-            anyhow::ensure!(l < classes, "--label {l}: the model has classes 0..{classes}");
+            anyhow::ensure!(l < classes, "--label {l}: the model has classes 0..={}", classes - 1);
             Condition::from_host(&CondInput::Labels(vec![l as i64; a.n]), &device)
         }
         (Conditioning::Class { .. }, None) => {
