@@ -27,9 +27,10 @@ pub fn cond_inputs(g: &mut GraphBuilder, cond: &Conditioning) -> CondValue {
 /// The decoder's conditioning values: labels, vectors, spatial maps, or the encoder's
 /// bottleneck computed from `x`.
 pub fn decoder_cond<B: Backend>(g: &mut GraphBuilder, model: &PixelModel<B>, x: &str, given: CondValue) -> CondValue {
-    if let Some(enc) = &model.encoder {
-        return CondValue::Dense(layers::encoder(g, enc, x));
-    }
+    let given = match &model.encoder {
+        Some(enc) => CondValue::Dense(layers::encoder(g, enc, x)),
+        None => given,
+    };
     match (&model.spatial_map, given) {
         (Some(m), CondValue::Dense(h)) => CondValue::Map(layers::spatial_map(g, m, &h)),
         (_, given) => given,

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::autoencoder::Encoder;
 use crate::baseline::PixelCnn;
-use crate::conditioning::{dense_map, CondFeatures, Condition, SpatialMap};
+use crate::conditioning::{CondFeatures, Condition, SpatialMap};
 use crate::fused::{nll_rows, FusedOps};
 use crate::gated::GatedPixelCnn;
 use crate::spec::{Arch, Conditioning, ModelSpec, LEVELS};
@@ -134,9 +134,10 @@ impl<B: Backend> PixelModel<B> {
     }
 
     fn features(&self, x: &Tensor<B, 4>, cond: &Condition<B>) -> CondFeatures<B> {
+        let (decoder, map) = (self.spec.decoder_conditioning(), self.spatial_map.as_ref());
         match (&self.encoder, cond) {
-            (Some(enc), Condition::None) => Some(dense_map(enc.forward(x.clone()))),
-            _ => cond.features(&self.spec.decoder_conditioning(), self.spatial_map.as_ref()),
+            (Some(enc), Condition::None) => Condition::Vector(enc.forward(x.clone())).features(&decoder, map),
+            _ => cond.features(&decoder, map),
         }
     }
 

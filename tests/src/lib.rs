@@ -2,9 +2,14 @@
 
 use pixelcnn_models::{Arch, Conditioning, EncoderSpec, ModelSpec};
 
-/// A tiny spec of the given family, colour count and conditioning.
+/// A tiny spec of the given family, colour count and conditioning. An auto-encoder
+/// decodes its code as a vector, or through a spatial map when `conditioning` is spatial.
 pub fn tiny_spec(arch: Arch, channels: usize, conditioning: Conditioning) -> ModelSpec {
     let ae = arch == Arch::Autoencoder;
+    let map_channels = match conditioning {
+        Conditioning::Spatial { map_channels, .. } => Some(map_channels),
+        _ => None,
+    };
     ModelSpec {
         arch,
         channels,
@@ -19,6 +24,7 @@ pub fn tiny_spec(arch: Arch, channels: usize, conditioning: Conditioning) -> Mod
         encoder: ae.then_some(EncoderSpec {
             bottleneck: 4,
             hidden: 4,
+            map_channels,
         }),
     }
 }
@@ -55,6 +61,10 @@ pub fn all_variants() -> Vec<(String, ModelSpec)> {
             tiny_spec(Arch::Autoencoder, channels, Conditioning::None),
         ));
     }
+    out.push((
+        "Autoencoder-c1-spatial".to_string(),
+        tiny_spec(Arch::Autoencoder, 1, conds[3].1.clone()),
+    ));
     out.extend(shape_variants());
     out
 }

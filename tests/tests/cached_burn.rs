@@ -106,6 +106,7 @@ variants! {
     gated_rgb_spatial: Arch::Gated, 3, SPATIAL;
     autoencoder_gray: Arch::Autoencoder, 1, Conditioning::None;
     autoencoder_rgb: Arch::Autoencoder, 3, Conditioning::None;
+    autoencoder_gray_spatial: Arch::Autoencoder, 1, SPATIAL;
 }
 
 #[test]

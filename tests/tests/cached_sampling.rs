@@ -66,8 +66,8 @@ fn step_graphs_reproduce_the_full_network_at_every_step() {
             checked += 1;
         }
     }
-    // gated x {gray, rgb} x 4 conditionings + 2 auto-encoders + 5 geometries, 2 engines
-    assert_eq!(checked, 2 * 15);
+    // gated x {gray, rgb} x 4 conditionings + 3 auto-encoders + 5 geometries, 2 engines
+    assert_eq!(checked, 2 * 16);
 }
 
 fn request(spec: &ModelSpec, n: usize, seed: u64) -> SampleRequest {

@@ -177,8 +177,12 @@ fn trained_checkpoint_matches_and_eval_agrees_with_onnx_bits_per_dim() {
 
 #[test]
 fn encoder_graph_equals_burns_encoder_on_both_engines() {
-    for channels in [1, 3] {
-        let spec = tiny_spec(Arch::Autoencoder, channels, Conditioning::None);
+    let spatial = Conditioning::Spatial {
+        dim: 4,
+        map_channels: 2,
+    };
+    for (channels, cond) in [(1, Conditioning::None), (3, Conditioning::None), (1, spatial)] {
+        let spec = tiny_spec(Arch::Autoencoder, channels, cond);
         let model = PixelModel::<Cpu>::new(&spec, 4, &Default::default());
         let dir = tempfile::tempdir().unwrap();
         pixelcnn_exporter::export(&model, dir.path(), 17).unwrap();

@@ -189,6 +189,7 @@ matrix! {
     pixelcnn_c3_spatial => "Pixelcnn-c3-spatial",
     autoencoder_c1 => "Autoencoder-c1",
     autoencoder_c3 => "Autoencoder-c3",
+    autoencoder_c1_spatial => "Autoencoder-c1-spatial",
     gated_c3_class_kernel5 => "Gated-c3-class-kernel5",
     gated_c1_none_1layer => "Gated-c1-none-1layer",
     gated_c3_spatial_8x12 => "Gated-c3-spatial-8x12",

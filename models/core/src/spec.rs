@@ -51,6 +51,11 @@ pub struct EncoderSpec {
     /// Feature maps of the encoder's convolutions.
     #[serde(default = "default_encoder_hidden")]
     pub hidden: usize,
+    /// How the decoder sees h: absent, as a vector (a learned bias per layer, the same at
+    /// every pixel); set, through a deconvolutional map m(h) of this many channels, a
+    /// location-dependent bias (paper §2.3), so the code can say where strokes go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_channels: Option<usize>,
 }
 
 fn default_encoder_hidden() -> usize {
@@ -135,19 +140,6 @@ impl ModelSpec {
                 format!("expected an odd size >= 3, got {k}"),
             )?;
         }
-        match &self.conditioning {
-            Conditioning::None => {}
-            Conditioning::Class { classes } => check(*classes >= 2, "conditioning.classes", "must be at least 2")?,
-            Conditioning::Vector { dim } => check(*dim > 0, "conditioning.dim", "must be positive")?,
-            Conditioning::Spatial { dim, map_channels } => {
-                check(*dim > 0, "conditioning.dim", "must be positive")?;
-                check(*map_channels > 0, "conditioning.map_channels", "must be positive")?;
-                let why = format!(
-                    "spatial conditioning upsamples by 4: height and width must be multiples of 4, got {h}x{w}"
-                );
-                check(h.is_multiple_of(4) && w.is_multiple_of(4), "conditioning", why)?;
-            }
-        }
         let ae = self.arch == Arch::Autoencoder;
         check(
             !ae || self.encoder.is_some(),
@@ -160,10 +152,28 @@ impl ModelSpec {
             "only arch `autoencoder` takes an encoder",
         )?;
         if let Some(enc) = &self.encoder {
-            let positive = enc.bottleneck > 0 && enc.hidden > 0;
-            check(positive, "encoder", "bottleneck and hidden must be positive")?;
+            let positive = enc.bottleneck > 0 && enc.hidden > 0 && enc.map_channels != Some(0);
+            check(
+                positive,
+                "encoder",
+                "bottleneck, hidden and map_channels must be positive",
+            )?;
             let why = "an autoencoder is conditioned on its own bottleneck: leave `conditioning` out";
             check(self.conditioning == Conditioning::None, "conditioning", why)?;
+        }
+        // what the decoder sees: the config's conditioning, or the code of the encoder above
+        match &self.decoder_conditioning() {
+            Conditioning::None => {}
+            Conditioning::Class { classes } => check(*classes >= 2, "conditioning.classes", "must be at least 2")?,
+            Conditioning::Vector { dim } => check(*dim > 0, "conditioning.dim", "must be positive")?,
+            Conditioning::Spatial { dim, map_channels } => {
+                check(*dim > 0, "conditioning.dim", "must be positive")?;
+                check(*map_channels > 0, "conditioning.map_channels", "must be positive")?;
+                let why = format!(
+                    "spatial conditioning upsamples by 4: height and width must be multiples of 4, got {h}x{w}"
+                );
+                check(h.is_multiple_of(4) && w.is_multiple_of(4), "conditioning", why)?;
+            }
         }
         Ok(())
     }
@@ -173,11 +183,17 @@ impl ModelSpec {
         self.channels * self.height * self.width
     }
 
-    /// The conditioning the decoder sees. For the auto-encoder this is a vector of the
-    /// bottleneck's size, produced by the encoder.
+    /// The conditioning the decoder sees. For the auto-encoder this is the encoder's
+    /// bottleneck h, as a vector or through a spatial map (`encoder.map_channels`).
     pub fn decoder_conditioning(&self) -> Conditioning {
         match (&self.arch, &self.encoder) {
-            (Arch::Autoencoder, Some(enc)) => Conditioning::Vector { dim: enc.bottleneck },
+            (Arch::Autoencoder, Some(enc)) => match enc.map_channels {
+                None => Conditioning::Vector { dim: enc.bottleneck },
+                Some(map_channels) => Conditioning::Spatial {
+                    dim: enc.bottleneck,
+                    map_channels,
+                },
+            },
             _ => self.conditioning.clone(),
         }
     }
@@ -290,6 +306,35 @@ mod tests {
             dim: 3,
             map_channels: 4,
         };
+        assert_eq!(s.validate().unwrap_err().field, "conditioning");
+    }
+
+    #[test]
+    fn an_autoencoder_decodes_its_code_as_a_vector_or_a_spatial_map() {
+        let mut s = gated();
+        s.arch = Arch::Autoencoder;
+        let enc = |map_channels| EncoderSpec {
+            bottleneck: 10,
+            hidden: 8,
+            map_channels,
+        };
+        s.encoder = Some(enc(None));
+        assert_eq!(s.decoder_conditioning(), Conditioning::Vector { dim: 10 });
+        // specs written before `map_channels` existed read as vector decoders
+        assert_eq!(ModelSpec::from_json(&s.to_json()).unwrap(), s);
+        assert!(!s.to_json().contains("map_channels"));
+        s.encoder = Some(enc(Some(8)));
+        s.validate().unwrap();
+        let spatial = Conditioning::Spatial {
+            dim: 10,
+            map_channels: 8,
+        };
+        assert_eq!(s.decoder_conditioning(), spatial);
+        assert_eq!(ModelSpec::from_json(&s.to_json()).unwrap(), s);
+        s.encoder = Some(enc(Some(0)));
+        assert_eq!(s.validate().unwrap_err().field, "encoder");
+        s.encoder = Some(enc(Some(8)));
+        s.height = 30; // the map upsamples by 4
         assert_eq!(s.validate().unwrap_err().field, "conditioning");
     }
 
