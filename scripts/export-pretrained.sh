@@ -22,6 +22,12 @@ for f in metrics.jsonl epochs.jsonl training-curves.png; do [ -f "$run/$f" ] && 
 state="$latest/state.json"
 steps=$(python3 -c "import json;print(json.load(open('$state'))['step'])")
 secs=$(python3 -c "import json;print(round(json.load(open('$state'))['train_seconds']))")
+batch=$(python3 -c "import json;print(json.load(open('$state'))['batch_size'])")
+# the plain PixelCNN has no step graphs: it samples with model.onnx, one pass per sub-pixel
+mode=cached; [ -f "$out/step_row.onnx" ] || mode=naive
+files="\`model.onnx\` (scoring, naive sampling), \`README.md\` (interface)"
+[ "$mode" = cached ] && files="\`model.onnx\` (scoring, naive sampling), \`step_row.onnx\` + \`step_pixel.onnx\` (cached
+  sampling), \`README.md\` (interface)"
 eval_json="$("$bin"/trainer eval --run "$run" --limit "$limit")"
 dataset=$(sed -n 's/^  path: //p' "$run/config.yaml" | head -n1)
 full_json=""
@@ -32,8 +38,8 @@ if [ -f "$out/encoder.onnx" ]; then
   # the auto-encoder: reconstructions of test images, judged by the digit classifier
   pictures="\`reconstructions.png\` (odd rows: MNIST test images 0-49; even rows: one sample of the decoder given each image's code) from \`scripts/check-reconstructions.sh $out 100 $out/reconstructions.png\`, which also prints the classifier's verdict: \`$(scripts/check-reconstructions.sh "$out" 100 "$out/reconstructions.png")\`"
 else
-  "$bin"/sample --model "$out" --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args --out "$out/samples.png" > "$out/.sample.json"
-  pictures="\`samples.png\` from \`sample --model $out --backend tract --mode cached --n 36 --seed 1 --scale 4 $sample_args\`"
+  "$bin"/sample --model "$out" --backend tract --mode $mode --n 36 --seed 1 --scale 4 $sample_args --out "$out/samples.png" > "$out/.sample.json"
+  pictures="\`samples.png\` from \`sample --model $out --backend tract --mode $mode --n 36 --seed 1 --scale 4 $sample_args\`"
 fi
 rm -f "$out/.export.json" "$out/.sample.json"
 converged="Not converged."
@@ -47,7 +53,7 @@ cat > "$out/MODEL_CARD.md" <<CARD
 
 - Model: \`$spec\`
 - Data: \`$dataset\` (train split; scored on the test split)
-- Training: $command — stopped after **$steps optimizer steps** ($((steps * 32)) images,
+- Training: $command — stopped after **$steps optimizer steps** ($((steps * batch)) images,
   $secs s of training time on 2 CPU cores shared with other jobs, burn-flex backend). $converged
 - Resume: \`cp -r $out/run runs/$name && trainer fit --config runs/$name/config.yaml --out runs/$name --resume\`
 - Test bits/dim, \`trainer eval --run RUN --limit $limit\` (burn): \`$eval_json\`
@@ -55,8 +61,7 @@ cat > "$out/MODEL_CARD.md" <<CARD
   (\`$score_cmd\`): \`${full_json:-n/a (vector-conditioned model: no test vectors to score with)}\`
 - Pictures: $pictures
 - Curves: \`training-curves.png\` (train bits/dim per step, test bits/dim at epoch ends and at the end of each run)
-- Files: \`model.onnx\` (scoring, naive sampling), \`step_row.onnx\` + \`step_pixel.onnx\` (cached
-  sampling), \`README.md\` (interface); the spec and contract are in every graph's metadata;
+- Files: $files; the spec and contract are in every graph's metadata;
   \`run/\` (config, metrics, the latest checkpoint: weights, Adam moments, position).
 CARD
 cat "$out/MODEL_CARD.md"
