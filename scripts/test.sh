@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
-# a full build and test run writes about 2.5 GB under target/; say what the disk has
+# a full build and test run from a fresh clone leaves about 2.1 GB under target/; say what the disk has
 echo "info: $(df -Ph "$root" | awk 'NR == 2 {print $4}') free on the disk of $root"
 scripts/fetch-data.sh
 scripts/setup-ort.sh >/dev/null

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
@@ -121,12 +122,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     classes - 1
                 )
             })?;
-            anyhow::ensure!(
-                l >= 0 && (l as usize) < classes,
-                "--label {l}: the model has classes 0..={}",
-                classes - 1
-            );
-            CondInput::Labels(vec![l; n])
+            let labels = CondInput::Labels(vec![l; n]);
+            labels.check(&spec.decoder_conditioning(), n).context("--label")?;
+            labels
         }
         _ => {
             if let Some(paths) = &cli.interpolate {

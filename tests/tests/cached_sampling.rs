@@ -91,14 +91,14 @@ fn bad_sampling_calls_are_clear_errors() {
     let mut req = request(&spec, 2, 1);
     req.cond = CondInput::Labels(vec![0, 3]);
     let e = s.sample(&req, &mut |_, _| {}).unwrap_err().to_string();
-    assert!(e.contains("label 3 is out of range 0..3"), "{e}");
+    assert!(e.contains("label 3 is out of range 0..=2"), "{e}");
     req.cond = CondInput::None;
     let e = s.sample(&req, &mut |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("conditioned on Class"), "{e}");
     // every engine validates the same way: ONNX Gather would read label -1 as the last class
     let mut tract = sampler::open(&export, &EngineKind::Tract, Mode::Cached, 2).unwrap();
     for (labels, want) in [
-        (vec![0, -1], "label -1 is out of range 0..3"),
+        (vec![0, -1], "label -1 is out of range 0..=2"),
         (vec![3, 0], "label 3 is out of range"),
     ] {
         req.cond = CondInput::Labels(labels);

@@ -348,7 +348,7 @@ fn bad_data_gives_errors_naming_the_file() {
         "{:#}",
         fit::<B>(&cfg, &opts(&tmp.path().join("r2"), false), &Default::default()).unwrap_err()
     );
-    assert!(msg.contains("label 2") && msg.contains("0..2"), "{msg}");
+    assert!(msg.contains("label 2") && msg.contains("0..=1"), "{msg}");
     // count mismatch between images and labels
     let lbl: PathBuf = data.join("train-labels-idx1-ubyte");
     let mut b = std::fs::read(&lbl).unwrap();

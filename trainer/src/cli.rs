@@ -213,9 +213,10 @@ fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
     let (cfg, model) = load_run::<B>(&a.run, &device)?;
     let spec = model.spec.clone();
     let cond = match (spec.decoder_conditioning(), a.label) {
-        (Conditioning::Class { classes }, Some(l)) => {
-            anyhow::ensure!(l < classes, "--label {l}: the model has classes 0..={}", classes - 1);
-            Condition::from_host(&CondInput::Labels(vec![l as i64; a.n]), &device)
+        (want @ Conditioning::Class { .. }, Some(l)) => {
+            let labels = CondInput::Labels(vec![l as i64; a.n]);
+            labels.check(&want, a.n).context("--label")?;
+            Condition::from_host(&labels, &device)
         }
         (Conditioning::Class { .. }, None) => {
             anyhow::bail!("this model is class-conditional: pass --label K")

@@ -22,7 +22,7 @@ pub enum CondError {
     Kind { want: Conditioning, got: &'static str },
     #[error("{got} labels for {n} images")]
     Labels { got: usize, n: usize },
-    #[error("label {label} is out of range 0..{classes}")]
+    #[error("label {label} is out of range 0..={}", .classes - 1)]
     Label { label: i64, classes: usize },
     #[error("conditioning vectors have {got} columns, the model expects {want}")]
     Dim { got: usize, want: usize },

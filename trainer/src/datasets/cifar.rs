@@ -21,7 +21,7 @@ pub fn parse_batch(path: &Path, b: &[u8], ds: &mut Dataset) -> Result<(), DataEr
         if rec[0] > 9 {
             return Err(data_err(
                 path,
-                format!("record {i}: label {} is out of range 0..10", rec[0]),
+                format!("record {i}: label {} is out of range 0..=9", rec[0]),
             ));
         }
         ds.labels.push(rec[0] as u32);

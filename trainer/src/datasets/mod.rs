@@ -111,7 +111,7 @@ impl Dataset {
             Conditioning::Class { classes } => {
                 let bad = self.labels.iter().enumerate().find(|(_, &l)| l as usize >= classes);
                 let Some((i, l)) = bad else { return Ok(()) };
-                format!("label {l} of item {i} is out of range 0..{classes}")
+                format!("label {l} of item {i} is out of range 0..={}", classes - 1)
             }
             Conditioning::Vector { dim } | Conditioning::Spatial { dim, .. } if spec.encoder.is_none() => {
                 match &self.vectors {
