@@ -125,6 +125,43 @@ impl<B: Backend> PixelModel<B> {
         }
     }
 
+    /// Starts this model's decoder from another model's trained one (fine-tuning for a new
+    /// conditioning, e.g. an auto-encoder from a class-conditional model of the same images):
+    /// every layer's convolutions and the output head are copied; what the conditioning
+    /// brings (projections, encoder, spatial map) keeps this model's initialisation.
+    /// An error says which decoder setting differs.
+    pub fn init_decoder_from(mut self, source: &PixelModel<B>) -> Result<Self, String> {
+        let (s, t) = (&source.spec, &self.spec);
+        let settings = |m: &ModelSpec| {
+            [
+                ("channels", m.channels),
+                ("layers", m.layers),
+                ("hidden", m.hidden),
+                ("first_kernel", m.first_kernel),
+                ("kernel", m.kernel),
+                ("head_hidden", m.head_hidden),
+            ]
+        };
+        if let Some(((name, theirs), (_, ours))) = settings(s).into_iter().zip(settings(t)).find(|(a, b)| a != b) {
+            return Err(format!(
+                "its decoder has {name} {theirs} where this model has {name} {ours}"
+            ));
+        }
+        match (&mut self.decoder, &source.decoder) {
+            (Decoder::Gated(ours), Decoder::Gated(theirs)) => {
+                for (o, t) in ours.layers.iter_mut().zip(&theirs.layers) {
+                    o.v_conv = t.v_conv.clone();
+                    o.link = t.link.clone();
+                    o.h_conv = t.h_conv.clone();
+                    o.h_out = t.h_out.clone();
+                }
+                ours.head = theirs.head.clone();
+                Ok(self)
+            }
+            _ => Err("only a Gated PixelCNN decoder (arch gated or autoencoder) starts from another's".into()),
+        }
+    }
+
     /// The Gated PixelCNN decoder; `None` for the plain PixelCNN, which has no cached steps.
     pub fn gated(&self) -> Option<&GatedPixelCnn<B>> {
         match &self.decoder {

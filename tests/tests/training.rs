@@ -544,3 +544,91 @@ seed: 3",
         assert_eq!(got, alone[n - 1], "{n} worker(s)");
     }
 }
+
+#[test]
+fn init_from_starts_the_decoder_from_a_trained_model() {
+    use pixelcnn_models::conditioning::CondProjection;
+    use pixelcnn_models::{Conditioning, EncoderSpec, PixelModel};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 12);
+    let sized = |extra: &str| {
+        let mut cfg = config(&data, extra);
+        cfg.model.height = 12;
+        cfg.model.width = 12;
+        cfg
+    };
+    // the source: a class-conditional model trained a few steps
+    let mut source = sized("max_steps: 3\n");
+    source.model.conditioning = Conditioning::Class { classes: 10 };
+    let src_run = tmp.path().join("src");
+    fit::<B>(&source, &opts(&src_run, false), &Default::default()).unwrap();
+
+    // an auto-encoder started from it, one step at a negligible learning rate
+    let mut ae = sized("max_steps: 1\n");
+    ae.model.arch = pixelcnn_models::Arch::Autoencoder;
+    ae.model.encoder = Some(EncoderSpec {
+        bottleneck: 4,
+        hidden: 8,
+        map_channels: Some(3),
+    });
+    ae.optimizer.lr = 1e-12;
+    ae.init_from = Some(src_run.clone());
+    let run = tmp.path().join("ae");
+    fit::<B>(&ae, &opts(&run, false), &Default::default()).unwrap();
+
+    let device = Default::default();
+    let load = |dir: &Path| checkpoint::load_model::<Cpu>(&checkpoint::latest(dir).unwrap(), &device).unwrap();
+    let (src, tuned) = (load(&src_run), load(&run));
+    let fresh = PixelModel::<Cpu>::new(&ae.model, ae.seed, &device);
+    let values = |m: &PixelModel<Cpu>, layer: usize| {
+        let g = m.gated().unwrap();
+        let l = &g.layers[layer];
+        let mut v = Vec::new();
+        for c in [&l.v_conv, &l.link, &l.h_conv, &l.h_out, &g.head.hidden, &g.head.out] {
+            v.extend(c.weight.val().into_data().to_vec::<f32>().unwrap());
+        }
+        v
+    };
+    let diff = |a: Vec<f32>, b: Vec<f32>| a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    for layer in 0..2 {
+        assert!(
+            diff(values(&tuned, layer), values(&src, layer)) < 1e-6,
+            "layer {layer} not copied"
+        );
+        assert!(
+            diff(values(&tuned, layer), values(&fresh, layer)) > 1e-3,
+            "layer {layer}"
+        );
+    }
+    // the conditioning is the auto-encoder's own, freshly initialised
+    assert!(tuned.encoder.is_some() && tuned.spatial_map.is_some());
+    let cond = |m: &PixelModel<Cpu>| match &m.gated().unwrap().layers[1].h_cond {
+        Some(CondProjection::Map(c)) => c.weight.val().into_data().to_vec::<f32>().unwrap(),
+        other => panic!("expected a spatial projection, got {other:?}"),
+    };
+    assert!(diff(cond(&tuned), cond(&fresh)) < 1e-6);
+
+    // a decoder of another shape is refused, naming the setting
+    let mut other = ae.clone();
+    other.model.layers = 3;
+    let msg = format!(
+        "{:#}",
+        fit::<B>(&other, &opts(&tmp.path().join("other"), false), &Default::default()).unwrap_err()
+    );
+    assert!(
+        msg.contains("init_from") && msg.contains("layers 2") && msg.contains("layers 3"),
+        "{msg}"
+    );
+    // and so is a directory without checkpoints
+    let mut none = ae.clone();
+    none.init_from = Some(data.clone());
+    let msg = format!(
+        "{:#}",
+        fit::<B>(&none, &opts(&tmp.path().join("none"), false), &Default::default()).unwrap_err()
+    );
+    assert!(
+        msg.contains("init_from") && msg.contains(&*data.to_string_lossy()),
+        "{msg}"
+    );
+}

@@ -32,6 +32,11 @@ pub struct TrainConfig {
     pub sample_count: usize,
     #[serde(default)]
     pub seed: u64,
+    /// Start the decoder from a trained model's (a checkpoint directory, or a run directory
+    /// for its latest checkpoint) instead of from random weights: fine-tuning for another
+    /// conditioning. Only a fresh run reads it; `--resume` continues from the run's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
 }
 
 pub(crate) fn one() -> usize {

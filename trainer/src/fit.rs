@@ -302,7 +302,19 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             train_items: Some(train.len()),
             ..Default::default()
         };
-        (PixelModel::<B>::new(spec, cfg.seed, device), state)
+        let mut model = PixelModel::<B>::new(spec, cfg.seed, device);
+        if let Some(from) = &cfg.init_from {
+            let ckpt = if from.join("manifest.json").is_file() {
+                from.clone()
+            } else {
+                checkpoint::latest(from).context("init_from")?
+            };
+            let source = checkpoint::load_model::<B>(&ckpt, device).context("init_from")?;
+            model = model
+                .init_decoder_from(&source)
+                .map_err(|e| anyhow::anyhow!("init_from {}: {e}", ckpt.display()))?;
+        }
+        (model, state)
     };
 
     let batches_per_epoch = train.len().div_ceil(cfg.batch_size);
