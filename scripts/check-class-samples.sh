@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Judges a class-conditional MNIST model by an independent classifier: samples N images per
 # label with the cached graphs (ONNX Runtime), then scripts/digit_classifier.py (a numpy MLP
-# trained on MNIST, ~98% test accuracy; trained and cached on first use) reports the share
-# classified as the label they were sampled for. Also writes a grid with one row per label.
-#   scripts/check-class-samples.sh MODEL_DIR [N_PER_LABEL=20] [GRID.png]
+# trained on MNIST, ~98% test accuracy, or with CHECKER=cnn a small CNN, ~99%; trained and
+# cached on first use) reports the share classified as the label they were sampled for.
+# Also writes a grid with one row per label.
+#   [CHECKER=mlp|cnn|mlp,cnn] scripts/check-class-samples.sh MODEL_DIR [N_PER_LABEL=20] [GRID.png]
 set -euo pipefail
 model="$1"; n="${2:-20}"; grid="${3:-}"
 source "$(dirname "$0")/lib/digits.sh"
@@ -19,4 +20,4 @@ np.save(f"{tmp}/labels.npy", np.repeat(np.arange(10), n))
 np.save(f"{tmp}/grid.npy", imgs.reshape(10, n, 1, 28, 28)[:, :10])  # rows: labels 0..9
 PY
 [ -z "$grid" ] || "$py" scripts/digit_classifier.py grid --images "$tmp/grid.npy" --out "$grid"
-"$py" scripts/digit_classifier.py check --images "$tmp/all.npy" --labels "$tmp/labels.npy" --min "${MIN:-0}"
+judge "$tmp/all.npy" "$tmp/labels.npy"

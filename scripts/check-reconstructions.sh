@@ -2,10 +2,10 @@
 # Judges an MNIST auto-encoder (decoder p(x | h), encoder h = e(x)) by an independent
 # classifier: the first N test images are encoded with encoder.onnx (Python ONNX Runtime),
 # one image is sampled for each code with the cached graphs (`sample --cond`, ONNX
-# Runtime), and scripts/digit_classifier.py reports the share of reconstructions
-# classified as the digit they were encoded from. Also writes a grid of originals (odd
-# rows) above their reconstructions (even rows).
-#   scripts/check-reconstructions.sh MODEL_DIR [N=100] [GRID.png]
+# Runtime), and scripts/digit_classifier.py (CHECKER as in check-class-samples.sh) reports
+# the share of reconstructions classified as the digit they were encoded from. Also writes
+# a grid of originals (odd rows) above their reconstructions (even rows).
+#   [CHECKER=mlp|cnn|mlp,cnn] scripts/check-reconstructions.sh MODEL_DIR [N=100] [GRID.png]
 set -euo pipefail
 model="$1"; n="${2:-100}"; grid="${3:-}"
 source "$(dirname "$0")/lib/digits.sh"
@@ -31,4 +31,4 @@ np.save(f"{tmp}/grid.npy", np.stack([pair(x), pair(r)], 1).reshape(2 * p, 10, 1,
 PY
   "$py" scripts/digit_classifier.py grid --images "$tmp/grid.npy" --out "$grid"
 fi
-"$py" scripts/digit_classifier.py check --images "$tmp/rec.npy" --labels "$tmp/labels.npy" --min "${MIN:-0}"
+judge "$tmp/rec.npy" "$tmp/labels.npy"

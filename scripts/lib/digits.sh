@@ -1,11 +1,28 @@
 # Sourced by the scripts that judge MNIST models with the independent digit classifier
 # (check-class-samples.sh, check-reconstructions.sh): cd's to the repository root and sets
 # `bin` (the debug binaries), `py` (the project's Python) and `tmp` (a temporary directory,
-# removed on exit); fetches MNIST and trains scripts/digit_classifier.py on first use.
+# removed on exit) and `judge` (runs the classifiers of scripts/digit_classifier.py that
+# CHECKER names, training each on first use); fetches MNIST.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"; cd "$root"
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 py="$(scripts/setup-python.sh)"
 scripts/fetch-data.sh >/dev/null 2>&1 || scripts/fetch-data.sh
-[ -f data/digit-classifier.npz ] || "$py" scripts/digit_classifier.py train >/dev/null
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+# CHECKER: which classifiers judge (mlp, cnn or mlp,cnn; default mlp; cnn needs PyTorch,
+# installed into .venv-torch by scripts/setup-torch.sh); each prints one JSON line.
+IFS=, read -r -a checkers <<< "${CHECKER:-mlp}"
+for kind in "${checkers[@]}"; do
+  case "$kind" in mlp|cnn) ;; *) echo "CHECKER: unknown classifier '$kind': expected mlp, cnn or mlp,cnn" >&2; exit 2 ;; esac
+done
+judge() {  # judge IMAGES.npy LABELS.npy
+  local kind cpy
+  for kind in "${checkers[@]}"; do
+    case "$kind" in
+      mlp) cpy="$py"; [ -f data/digit-classifier.npz ] || "$cpy" scripts/digit_classifier.py train >/dev/null ;;
+      cnn) cpy="$(scripts/setup-torch.sh)"
+           [ -f data/digit-classifier-cnn.pt ] || "$cpy" scripts/digit_classifier.py train --kind cnn >/dev/null ;;
+    esac
+    "$cpy" scripts/digit_classifier.py check --kind "$kind" --images "$1" --labels "$2" --min "${MIN:-0}"
+  done
+}
