@@ -78,6 +78,15 @@ pub enum CondProjection<B: Backend> {
 }
 
 impl<B: Backend> CondProjection<B> {
+    /// Whether `other` is a projection of the same kind and shape (so it could replace this one).
+    pub fn same_shape(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Dense(a), Self::Dense(b)) => a.dims() == b.dims(),
+            (Self::Map(a), Self::Map(b)) => a.weight.dims() == b.weight.dims(),
+            _ => false,
+        }
+    }
+
     /// `None` for an unconditional model.
     pub fn new(kind: &Conditioning, out: usize, rng: &mut ChaCha8Rng, device: &B::Device) -> Option<Self> {
         let input = match kind {

@@ -127,9 +127,11 @@ impl<B: Backend> PixelModel<B> {
 
     /// Starts this model's decoder from another model's trained one (fine-tuning for a new
     /// conditioning, e.g. an auto-encoder from a class-conditional model of the same images):
-    /// every layer's convolutions and the output head are copied; what the conditioning
-    /// brings (projections, encoder, spatial map) keeps this model's initialisation.
-    /// An error says which decoder setting differs.
+    /// every layer's convolutions and the output head are copied, and its conditioning
+    /// projections where they have the same kind and shape (a class model's one-hot label
+    /// projections for an auto-encoder's code of as many dimensions: the code starts out
+    /// meaning the labels); the rest (other projections, encoder, spatial map) keeps this
+    /// model's initialisation. An error says which decoder setting differs.
     pub fn init_decoder_from(mut self, source: &PixelModel<B>) -> Result<Self, String> {
         let (s, t) = (&source.spec, &self.spec);
         let settings = |m: &ModelSpec| {
@@ -154,6 +156,11 @@ impl<B: Backend> PixelModel<B> {
                     o.link = t.link.clone();
                     o.h_conv = t.h_conv.clone();
                     o.h_out = t.h_out.clone();
+                    for (mine, theirs) in [(&mut o.v_cond, &t.v_cond), (&mut o.h_cond, &t.h_cond)] {
+                        if matches!((mine.as_ref(), theirs), (Some(m), Some(t)) if m.same_shape(t)) {
+                            *mine = theirs.clone();
+                        }
+                    }
                 }
                 ours.head = theirs.head.clone();
                 Ok(self)

@@ -609,6 +609,26 @@ fn init_from_starts_the_decoder_from_a_trained_model() {
     };
     assert!(diff(cond(&tuned), cond(&fresh)) < 1e-6);
 
+    // an auto-encoder whose code has as many dimensions as the source has classes, seen as
+    // a vector: its projections are the label projections (the code starts out meaning labels)
+    let mut vector = ae.clone();
+    vector.model.encoder = Some(EncoderSpec {
+        bottleneck: 10,
+        hidden: 8,
+        map_channels: None,
+    });
+    let vrun = tmp.path().join("vector");
+    fit::<B>(&vector, &opts(&vrun, false), &Default::default()).unwrap();
+    let dense = |m: &PixelModel<Cpu>| match &m.gated().unwrap().layers[1].v_cond {
+        Some(CondProjection::Dense(w)) => w.val().into_data().to_vec::<f32>().unwrap(),
+        other => panic!("expected a dense projection, got {other:?}"),
+    };
+    let vfresh = PixelModel::<Cpu>::new(&vector.model, vector.seed, &device);
+    let vtuned = load(&vrun);
+    assert!(diff(dense(&vtuned), dense(&src)) < 1e-6);
+    assert!(diff(dense(&vtuned), dense(&vfresh)) > 1e-3);
+    assert!(diff(values(&vtuned, 0), values(&src, 0)) < 1e-6);
+
     // a decoder of another shape is refused, naming the setting
     let mut other = ae.clone();
     other.model.layers = 3;
