@@ -652,3 +652,21 @@ fn init_from_starts_the_decoder_from_a_trained_model() {
         "{msg}"
     );
 }
+
+#[test]
+fn adam_epsilon_reaches_the_optimizer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 10);
+    let run = |eps: f64, name: &str| {
+        let mut cfg = config(&data, "max_steps: 2\n");
+        cfg.optimizer.epsilon = eps;
+        fit::<B>(&cfg, &opts(&tmp.path().join(name), false), &Default::default()).unwrap();
+        losses(&tmp.path().join(name))
+    };
+    let (default, small, large) = (run(1e-5, "default"), run(1e-8, "small"), run(0.5, "large"));
+    // the first step's loss comes before any update; the second shows the update's size
+    assert_eq!(default[0], large[0]);
+    assert_ne!(default[1], large[1]);
+    assert_ne!(default[1], small[1]);
+}

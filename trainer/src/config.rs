@@ -60,6 +60,12 @@ pub struct OptimizerConfig {
     pub lr: f64,
     /// Multiplicative learning-rate decay per step (1.0 = constant; PixelCNN++ uses 0.999995).
     pub lr_decay: f64,
+    /// Adam's epsilon, added to the root of the second moment. burn's default 1e-5 (the
+    /// default here, so runs started before this key resume unchanged); PyTorch's is 1e-8.
+    /// The loss is a mean over every sub-pixel, so gradients are small: parameters whose
+    /// gradients are far below epsilon (an auto-encoder's encoder behind a trained decoder)
+    /// barely move with 1e-5.
+    pub epsilon: f64,
     /// Linear warm-up steps.
     pub warmup_steps: u64,
     /// Clip the global gradient norm to this value.
@@ -71,6 +77,7 @@ impl Default for OptimizerConfig {
         Self {
             lr: 1e-3,
             lr_decay: 1.0,
+            epsilon: 1e-5,
             warmup_steps: 0,
             grad_clip: None,
         }
@@ -140,6 +147,11 @@ impl TrainConfig {
         check(
             decay > 0.0 && decay <= 1.0,
             format!("optimizer.lr_decay: must be in (0, 1], got {decay}"),
+        )?;
+        let eps = cfg.optimizer.epsilon;
+        check(
+            eps > 0.0 && eps < 1.0,
+            format!("optimizer.epsilon: must be in (0, 1), got {eps}"),
         )?;
         if let Some(c) = cfg.optimizer.grad_clip {
             // `c > 0.0` is false for NaN too
@@ -226,6 +238,15 @@ batch_size: 4
         assert!(e.to_string().contains("kernel"), "{e}");
         let e = TrainConfig::from_yaml(Path::new("c.yaml"), &format!("{GOOD}optimizer: {{lr: -1}}\n")).unwrap_err();
         assert!(e.to_string().contains("optimizer.lr"), "{e}");
+        let e = TrainConfig::from_yaml(
+            Path::new("c.yaml"),
+            &format!(
+                "{GOOD}optimizer: {{epsilon: 0}}
+"
+            ),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("optimizer.epsilon"), "{e}");
         let e = TrainConfig::from_yaml(Path::new("c.yaml"), &GOOD.replace("format: idx", "format: tiff")).unwrap_err();
         assert!(e.to_string().contains("tiff"), "{e}");
     }
@@ -235,6 +256,7 @@ batch_size: 4
         let o = OptimizerConfig {
             lr: 1.0,
             lr_decay: 0.5,
+            epsilon: 1e-8,
             warmup_steps: 2,
             grad_clip: None,
         };

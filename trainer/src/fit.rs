@@ -259,7 +259,9 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
         .with_context(|| format!("writing {}", out.join("config.yaml").display()))?;
 
     // gradient clipping is global (clip_global_norm), not burn's per-tensor clipping
-    let mut optim = AdamConfig::new().init::<B, PixelModel<B>>();
+    let mut optim = AdamConfig::new()
+        .with_epsilon(cfg.optimizer.epsilon as f32)
+        .init::<B, PixelModel<B>>();
     let (mut model, mut state) = if opts.resume {
         let ckpt = checkpoint::latest(out)?;
         let stored = checkpoint::read_spec(&ckpt)?;
