@@ -629,6 +629,33 @@ fn init_from_starts_the_decoder_from_a_trained_model() {
     assert!(diff(dense(&vtuned), dense(&vfresh)) > 1e-3);
     assert!(diff(values(&vtuned, 0), values(&src, 0)) < 1e-6);
 
+    // with the decoder frozen, a real step changes the encoder and nothing of the decoder
+    let mut frozen = vector.clone();
+    frozen.optimizer.lr = 0.01;
+    frozen.freeze_decoder_steps = 1;
+    let frun = tmp.path().join("frozen");
+    fit::<B>(&frozen, &opts(&frun, false), &Default::default()).unwrap();
+    let ftuned = load(&frun);
+    for layer in 0..2 {
+        assert_eq!(
+            diff(values(&ftuned, layer), values(&src, layer)),
+            0.0,
+            "layer {layer} moved"
+        );
+    }
+    assert_eq!(diff(dense(&ftuned), dense(&src)), 0.0);
+    let enc = |m: &PixelModel<Cpu>| {
+        m.encoder
+            .as_ref()
+            .unwrap()
+            .linear_w
+            .val()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    assert!(diff(enc(&ftuned), enc(&vfresh)) > 1e-3, "the encoder did not train");
+
     // a decoder of another shape is refused, naming the setting
     let mut other = ae.clone();
     other.model.layers = 3;

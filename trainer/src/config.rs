@@ -37,6 +37,15 @@ pub struct TrainConfig {
     /// conditioning. Only a fresh run reads it; `--resume` continues from the run's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<PathBuf>,
+    /// The first N steps update only the auto-encoder's encoder (and its spatial map), the
+    /// decoder held as it is: with a decoder from `init_from`, the encoder learns to speak
+    /// to it before the decoder adapts to (and learns to ignore) an untrained code.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub freeze_decoder_steps: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub(crate) fn one() -> usize {
@@ -148,6 +157,10 @@ impl TrainConfig {
             decay > 0.0 && decay <= 1.0,
             format!("optimizer.lr_decay: must be in (0, 1], got {decay}"),
         )?;
+        check(
+            cfg.freeze_decoder_steps == 0 || cfg.model.encoder.is_some(),
+            "freeze_decoder_steps: only an auto-encoder (arch: autoencoder) trains anything besides its decoder".into(),
+        )?;
         let eps = cfg.optimizer.epsilon;
         check(
             eps > 0.0 && eps < 1.0,
@@ -247,6 +260,8 @@ batch_size: 4
         )
         .unwrap_err();
         assert!(e.to_string().contains("optimizer.epsilon"), "{e}");
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &format!("{GOOD}freeze_decoder_steps: 5\n")).unwrap_err();
+        assert!(e.to_string().contains("freeze_decoder_steps"), "{e}");
         let e = TrainConfig::from_yaml(Path::new("c.yaml"), &GOOD.replace("format: idx", "format: tiff")).unwrap_err();
         assert!(e.to_string().contains("tiff"), "{e}");
     }

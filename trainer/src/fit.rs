@@ -236,6 +236,17 @@ pub fn clip_global_norm<B: AutodiffBackend>(model: &PixelModel<B>, grads: &mut G
     norm
 }
 
+/// Drops the decoder's gradients, so a step trains only the encoder (and its spatial map).
+pub fn drop_decoder_grads<B: AutodiffBackend>(model: &PixelModel<B>, grads: &mut GradientsParams) {
+    struct DropGrads<'a>(&'a mut GradientsParams);
+    impl<B: AutodiffBackend> ModuleVisitor<B> for DropGrads<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0.remove::<B::InnerBackend, D>(param.id);
+        }
+    }
+    model.decoder.visit(&mut DropGrads(grads));
+}
+
 /// Marks every float parameter as tracked: a worker's copy of the model gets a fresh
 /// autodiff leaf per parameter (same id, same storage), independent of other workers' graphs.
 struct TrackGrads;
@@ -350,6 +361,9 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             let lo = state.batch_in_epoch * cfg.batch_size;
             let idx = &order[lo..(lo + cfg.batch_size).min(train.len())];
             let (value, mut grads) = batch_gradients(&model, &train, idx, &workers, device);
+            if state.step < cfg.freeze_decoder_steps {
+                drop_decoder_grads(&model, &mut grads);
+            }
             if let Some(max_norm) = cfg.optimizer.grad_clip {
                 clip_global_norm(&model, &mut grads, max_norm as f64);
             }
