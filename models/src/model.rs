@@ -130,8 +130,10 @@ impl<B: Backend> PixelModel<B> {
     /// every layer's convolutions and the output head are copied, and its conditioning
     /// projections where they have the same kind and shape (a class model's one-hot label
     /// projections for an auto-encoder's code of as many dimensions: the code starts out
-    /// meaning the labels); the rest (other projections, encoder, spatial map) keeps this
-    /// model's initialisation. An error says which decoder setting differs.
+    /// meaning the labels, and the encoder starts by giving every image the mean of the m
+    /// one-hot codes, 1/m each, see [`Encoder::start_at`]); the rest (other projections,
+    /// the spatial map) keeps this model's initialisation. An error says which decoder
+    /// setting differs.
     pub fn init_decoder_from(mut self, source: &PixelModel<B>) -> Result<Self, String> {
         let (s, t) = (&source.spec, &self.spec);
         let settings = |m: &ModelSpec| {
@@ -151,6 +153,7 @@ impl<B: Backend> PixelModel<B> {
         }
         match (&mut self.decoder, &source.decoder) {
             (Decoder::Gated(ours), Decoder::Gated(theirs)) => {
+                let mut copied_cond = false;
                 for (o, t) in ours.layers.iter_mut().zip(&theirs.layers) {
                     o.v_conv = t.v_conv.clone();
                     o.link = t.link.clone();
@@ -159,10 +162,16 @@ impl<B: Backend> PixelModel<B> {
                     for (mine, theirs) in [(&mut o.v_cond, &t.v_cond), (&mut o.h_cond, &t.h_cond)] {
                         if matches!((mine.as_ref(), theirs), (Some(m), Some(t)) if m.same_shape(t)) {
                             *mine = theirs.clone();
+                            copied_cond = true;
                         }
                     }
                 }
                 ours.head = theirs.head.clone();
+                if copied_cond {
+                    if let (Some(enc), Some(e)) = (self.encoder.take(), &t.encoder) {
+                        self.encoder = Some(enc.start_at(1.0 / e.bottleneck as f32));
+                    }
+                }
                 Ok(self)
             }
             _ => Err("only a Gated PixelCNN decoder (arch gated or autoencoder) starts from another's".into()),
