@@ -43,15 +43,13 @@ impl<B: Backend> Encoder<B> {
         }
     }
 
-    /// Makes every code start as the same vector `centre` (the output layer's weights zero,
-    /// its bias `centre`), without the random spread of a fresh encoder: for a decoder
-    /// that already reads codes (labels), a spread that says nothing only hurts, and
-    /// training would first shrink it by killing the encoder's features.
-    pub fn start_at(mut self, centre: f32) -> Self {
-        let w = self.linear_w.val();
-        let b = self.linear_b.val();
-        self.linear_w = Param::from_tensor(w.zeros_like());
-        self.linear_b = Param::from_tensor(b.ones_like().mul_scalar(centre));
+    /// Makes every code start at zero (the output layer's weights and bias zero), without
+    /// the random spread of a fresh encoder: for a decoder that already reads codes
+    /// (labels), a spread that says nothing only hurts, and training would first shrink it
+    /// by killing the encoder's features.
+    pub fn start_at_zero(mut self) -> Self {
+        self.linear_w = Param::from_tensor(self.linear_w.val().zeros_like());
+        self.linear_b = Param::from_tensor(self.linear_b.val().zeros_like());
         self
     }
 

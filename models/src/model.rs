@@ -1,7 +1,7 @@
 //! `PixelModel`: any architecture a `ModelSpec` describes, behind one forward pass and
 //! one loss, so the trainer, the exporter and the tests never match on the architecture.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{activation, Int, Tensor};
 use rand::SeedableRng;
@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::autoencoder::Encoder;
 use crate::baseline::PixelCnn;
-use crate::conditioning::{CondFeatures, Condition, SpatialMap};
+use crate::conditioning::{CondFeatures, CondProjection, Condition, SpatialMap};
 use crate::fused::{nll_rows, FusedOps};
 use crate::gated::GatedPixelCnn;
 use crate::spec::{Arch, Conditioning, ModelSpec, LEVELS};
@@ -128,10 +128,13 @@ impl<B: Backend> PixelModel<B> {
     /// Starts this model's decoder from another model's trained one (fine-tuning for a new
     /// conditioning, e.g. an auto-encoder from a class-conditional model of the same images):
     /// every layer's convolutions and the output head are copied, and its conditioning
-    /// projections where they have the same kind and shape (a class model's one-hot label
-    /// projections for an auto-encoder's code of as many dimensions: the code starts out
-    /// meaning the labels, and the encoder starts by giving every image the mean of the m
-    /// one-hot codes, 1/m each, see [`Encoder::start_at`]); the rest (other projections,
+    /// projections where they have the same kind and shape. A class model's one-hot label
+    /// projections serve an auto-encoder's code of as many dimensions: the code starts out
+    /// meaning the labels. One-hot codes sum to one, so each projection's mean row moves into
+    /// its layer's bias (the same function for every one-hot code) and the code's zero then
+    /// means the average label; the encoder starts there, with no spread, see
+    /// [`Encoder::start_at_zero`]. A code's offset along (1, ..., 1) then changes nothing, so
+    /// training only pulls the codes of different digits apart. The rest (other projections,
     /// the spatial map) keeps this model's initialisation. An error says which decoder
     /// setting differs.
     pub fn init_decoder_from(mut self, source: &PixelModel<B>) -> Result<Self, String> {
@@ -154,23 +157,35 @@ impl<B: Backend> PixelModel<B> {
         match (&mut self.decoder, &source.decoder) {
             (Decoder::Gated(ours), Decoder::Gated(theirs)) => {
                 let mut copied_cond = false;
+                let labels_to_code = matches!(s.conditioning, Conditioning::Class { .. }) && self.encoder.is_some();
                 for (o, t) in ours.layers.iter_mut().zip(&theirs.layers) {
                     o.v_conv = t.v_conv.clone();
                     o.link = t.link.clone();
                     o.h_conv = t.h_conv.clone();
                     o.h_out = t.h_out.clone();
-                    for (mine, theirs) in [(&mut o.v_cond, &t.v_cond), (&mut o.h_cond, &t.h_cond)] {
+                    for (mine, theirs, conv) in [
+                        (&mut o.v_cond, &t.v_cond, &mut o.v_conv),
+                        (&mut o.h_cond, &t.h_cond, &mut o.h_conv),
+                    ] {
                         if matches!((mine.as_ref(), theirs), (Some(m), Some(t)) if m.same_shape(t)) {
                             *mine = theirs.clone();
                             copied_cond = true;
+                            if labels_to_code {
+                                if let (Some(CondProjection::Dense(v)), Some(bias)) =
+                                    (mine.as_mut(), conv.bias.as_mut())
+                                {
+                                    let mean = v.val().mean_dim(0);
+                                    let out = mean.dims()[1];
+                                    *v = Param::from_tensor((v.val() - mean.clone()).detach());
+                                    *bias = Param::from_tensor((bias.val() + mean.reshape([out])).detach());
+                                }
+                            }
                         }
                     }
                 }
                 ours.head = theirs.head.clone();
-                if copied_cond {
-                    if let (Some(enc), Some(e)) = (self.encoder.take(), &t.encoder) {
-                        self.encoder = Some(enc.start_at(1.0 / e.bottleneck as f32));
-                    }
+                if labels_to_code && copied_cond {
+                    self.encoder = self.encoder.take().map(Encoder::start_at_zero);
                 }
                 Ok(self)
             }
