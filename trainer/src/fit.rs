@@ -317,7 +317,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
         };
         let mut model = PixelModel::<B>::new(spec, cfg.seed, device);
         if let Some(from) = &cfg.init_from {
-            let ckpt = if from.join("manifest.json").is_file() {
+            let ckpt = if from.join(checkpoint::MANIFEST_FILE).is_file() {
                 from.clone()
             } else {
                 checkpoint::latest(from).context("init_from")?
