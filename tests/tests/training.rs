@@ -676,6 +676,8 @@ fn init_from_starts_the_decoder_from_a_trained_model() {
     let mut frozen = vector.clone();
     frozen.optimizer.lr = 0.01;
     frozen.freeze_decoder_steps = 1;
+    // a checkpoint directory serves as well as a run directory
+    frozen.init_from = Some(checkpoint::latest(&src_run).unwrap());
     let frun = tmp.path().join("frozen");
     fit::<B>(&frozen, &opts(&frun, false), &Default::default()).unwrap();
     let ftuned = load(&frun);
