@@ -77,7 +77,7 @@ def cnn_predict(net, images):
         return torch.cat([net(x[k:k + 1000]) for k in range(0, len(x), 1000)]).argmax(1).numpy()
 
 
-def train_cnn(a):
+def train_cnn(a, quiet=False):
     import torch
     import torch.nn.functional as F
     torch.manual_seed(0)
@@ -98,14 +98,14 @@ def train_cnn(a):
         print(json.dumps({"epoch": epoch + 1, "test_accuracy": acc}), file=sys.stderr)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     torch.save(net.state_dict(), a.out)
-    print(json.dumps({"model": a.out, "test_accuracy": acc}))
+    print(json.dumps({"model": a.out, "test_accuracy": acc}), file=sys.stderr if quiet else sys.stdout)
 
 
-def train(a):
+def train(a, quiet=False):
     a.out = a.out or DEFAULT_MODEL[a.kind]
     if a.kind == "cnn":
         a.epochs = a.epochs or 2
-        return train_cnn(a)
+        return train_cnn(a, quiet)
     a.epochs = a.epochs or 6
     x, y, xt, yt = mnist(a.data)
     x, y, xt, yt = prepare(x), y.astype(np.int64), prepare(xt), yt.astype(np.int64)
@@ -141,13 +141,15 @@ def train(a):
         print(json.dumps({"epoch": epoch + 1, "test_accuracy": float(acc)}), file=sys.stderr)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     np.savez(a.out, *params)
-    print(json.dumps({"model": a.out, "test_accuracy": float(acc)}))
+    print(json.dumps({"model": a.out, "test_accuracy": float(acc)}), file=sys.stderr if quiet else sys.stdout)
 
 
 def check(a):
     a.model = a.model or DEFAULT_MODEL[a.kind]
     if not os.path.exists(a.model):
-        sys.exit(f"{a.model}: no classifier yet: run `{sys.argv[0]} train --kind {a.kind}` first")
+        if not a.train_if_missing:
+            sys.exit(f"{a.model}: no classifier yet: run `{sys.argv[0]} train --kind {a.kind}` first")
+        train(argparse.Namespace(kind=a.kind, data=a.data, out=a.model, epochs=None), quiet=True)
     images = np.load(a.images)
     labels = np.load(a.labels).astype(np.int64).reshape(-1)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (1, 28, 28):
@@ -194,6 +196,9 @@ def main():
     c.add_argument("--labels", required=True)
     c.add_argument("--model", help="default: the kind's file under data/")
     c.add_argument("--min", type=float, default=0.0)
+    c.add_argument("--train-if-missing", action="store_true",
+                   help="train the default classifier first when --model's file does not exist")
+    c.add_argument("--data", default="data/mnist", help="MNIST, for --train-if-missing")
     g = sub.add_parser("grid")
     g.add_argument("--images", required=True)
     g.add_argument("--out", required=True)

@@ -18,11 +18,8 @@ done
 judge() {  # judge IMAGES.npy LABELS.npy
   local kind cpy
   for kind in "${checkers[@]}"; do
-    case "$kind" in
-      mlp) cpy="$py"; [ -f data/digit-classifier.npz ] || "$cpy" scripts/digit_classifier.py train >/dev/null ;;
-      cnn) cpy="$(scripts/setup-torch.sh)"
-           [ -f data/digit-classifier-cnn.pt ] || "$cpy" scripts/digit_classifier.py train --kind cnn >/dev/null ;;
-    esac
-    "$cpy" scripts/digit_classifier.py check --kind "$kind" --images "$1" --labels "$2" --min "${MIN:-0}"
+    case "$kind" in mlp) cpy="$py" ;; cnn) cpy="$(scripts/setup-torch.sh)" ;; esac
+    "$cpy" scripts/digit_classifier.py check --kind "$kind" --train-if-missing \
+      --images "$1" --labels "$2" --min "${MIN:-0}"
   done
 }
