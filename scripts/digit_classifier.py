@@ -17,7 +17,7 @@ They err differently: the MLP reads the coarse layout of ink, the CNN local stro
 
 IMAGES: uint8 [n, 1, 28, 28] (what `sample --out X.npy` writes); LABELS: int [n].
 """
-import argparse, gzip, json, os, sys
+import argparse, contextlib, gzip, json, os, sys
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def cnn_predict(net, images):
         return torch.cat([net(x[k:k + 1000]) for k in range(0, len(x), 1000)]).argmax(1).numpy()
 
 
-def train_cnn(a, quiet=False):
+def train_cnn(a):
     import torch
     import torch.nn.functional as F
     torch.manual_seed(0)
@@ -98,14 +98,14 @@ def train_cnn(a, quiet=False):
         print(json.dumps({"epoch": epoch + 1, "test_accuracy": acc}), file=sys.stderr)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     torch.save(net.state_dict(), a.out)
-    print(json.dumps({"model": a.out, "test_accuracy": acc}), file=sys.stderr if quiet else sys.stdout)
+    print(json.dumps({"model": a.out, "test_accuracy": acc}))
 
 
-def train(a, quiet=False):
+def train(a):
     a.out = a.out or DEFAULT_MODEL[a.kind]
     if a.kind == "cnn":
         a.epochs = a.epochs or 2
-        return train_cnn(a, quiet)
+        return train_cnn(a)
     a.epochs = a.epochs or 6
     x, y, xt, yt = mnist(a.data)
     x, y, xt, yt = prepare(x), y.astype(np.int64), prepare(xt), yt.astype(np.int64)
@@ -141,7 +141,7 @@ def train(a, quiet=False):
         print(json.dumps({"epoch": epoch + 1, "test_accuracy": float(acc)}), file=sys.stderr)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     np.savez(a.out, *params)
-    print(json.dumps({"model": a.out, "test_accuracy": float(acc)}), file=sys.stderr if quiet else sys.stdout)
+    print(json.dumps({"model": a.out, "test_accuracy": float(acc)}))
 
 
 def check(a):
@@ -149,7 +149,8 @@ def check(a):
     if not os.path.exists(a.model):
         if not a.train_if_missing:
             sys.exit(f"{a.model}: no classifier yet: run `{sys.argv[0]} train --kind {a.kind}` first")
-        train(argparse.Namespace(kind=a.kind, data=a.data, out=a.model, epochs=None), quiet=True)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the verdict
+            train(argparse.Namespace(kind=a.kind, data=a.data, out=a.model, epochs=None))
     images = np.load(a.images)
     labels = np.load(a.labels).astype(np.int64).reshape(-1)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (1, 28, 28):
@@ -197,7 +198,7 @@ def main():
     c.add_argument("--model", help="default: the kind's file under data/")
     c.add_argument("--min", type=float, default=0.0)
     c.add_argument("--train-if-missing", action="store_true",
-                   help="train the default classifier first when --model's file does not exist")
+                   help="train a classifier of --kind into --model's file first when it does not exist")
     c.add_argument("--data", default="data/mnist", help="MNIST, for --train-if-missing")
     g = sub.add_parser("grid")
     g.add_argument("--images", required=True)
