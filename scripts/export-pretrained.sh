@@ -48,6 +48,9 @@ case "$dataset" in
   *mnist*) converged="$converged The best published Gated PixelCNN on 8-bit MNIST reaches ~0.81 bits/dim." ;;
 esac
 spec="$(python3 -c "import json;print(json.dumps(json.load(open('$latest/spec.json'))))")"
+weights="the optimizer's weights at that step"
+ema="$(sed -n 's/^ema_decay: //p' "$run/config.yaml")"
+[ -f "$latest/ema-weights-v3.bin" ] && weights="the moving average of the weights (\`ema_decay: $ema\`, \`ema-weights-v3.bin\`), which scores, samples and graphs below use"
 cat > "$out/MODEL_CARD.md" <<CARD
 # $name
 
@@ -55,6 +58,7 @@ cat > "$out/MODEL_CARD.md" <<CARD
 - Data: \`$dataset\` (train split; scored on the test split)
 - Training: $command — stopped after **$steps optimizer steps** ($((steps * batch)) images,
   $secs s of training time on 2 CPU cores shared with other jobs, burn-flex backend). $converged
+- Weights: $weights
 - Resume: \`cp -r $out/run runs/$name && trainer fit --config runs/$name/config.yaml --out runs/$name --resume\`
 - Test bits/dim, \`trainer eval --run RUN --limit $limit\` (burn): \`$eval_json\`
 - Test bits/dim, whole test set, Python ONNX Runtime on \`model.onnx\`

@@ -48,17 +48,30 @@ fn main() {
     let cli = Cli::parse();
     let result = (|| -> anyhow::Result<()> {
         anyhow::ensure!(cli.to == "onnx", "--to {}: the only supported target is `onnx`", cli.to);
-        let (model, ckpt) = match (&cli.run, &cli.spec) {
+        let (model, ckpt, weights) = match (&cli.run, &cli.spec) {
             (Some(run), _) => {
                 let ckpt = checkpoint::latest(run)?;
-                (checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?, ckpt)
+                let weights = if checkpoint::has_ema(&ckpt) {
+                    "moving average"
+                } else {
+                    "trained"
+                };
+                (
+                    checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?,
+                    ckpt,
+                    weights,
+                )
             }
             (None, spec) => {
                 let path = spec
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("pass --run RUN_DIR or --spec FILE"))?;
                 let spec = read_spec(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                (PixelModel::<Cpu>::new(&spec, 0, &Default::default()), path.clone())
+                (
+                    PixelModel::<Cpu>::new(&spec, 0, &Default::default()),
+                    path.clone(),
+                    "untrained",
+                )
             }
         };
         let report = pixelcnn_exporter::export(&model, &cli.out, cli.opset)?;
@@ -67,7 +80,7 @@ fn main() {
         }
         println!(
             "{}",
-            serde_json::json!({"checkpoint": ckpt, "out": cli.out, "opset": report.opset, "files": report.files, "ops": report.ops})
+            serde_json::json!({"checkpoint": ckpt, "weights": weights, "out": cli.out, "opset": report.opset, "files": report.files, "ops": report.ops})
         );
         Ok(())
     })();

@@ -1,7 +1,8 @@
 //! Checkpoint directories: `RUN/checkpoints/step-000123/` holding `spec.json`,
 //! `weights-v3.bin` (burn record, full precision; `weights.bin` and `model.bin` in
-//! checkpoints of older layouts, still read: [`crate::legacy`]), and whatever else the trainer adds
-//! (`optim.bin`, `state.json`). A checkpoint is written into a hidden temporary
+//! checkpoints of older layouts, still read: [`crate::legacy`]), `ema-weights-v3.bin` (the
+//! weights' exponential moving average, when training keeps one) and whatever else the
+//! trainer adds (`optim.bin`, `state.json`). A checkpoint is written into a hidden temporary
 //! directory, every file fsynced, then renamed into place, so a crash never leaves a
 //! half-written checkpoint where a reader would find it. `manifest.json` stores each
 //! file's CRC-32, so corruption is reported as such instead of failing deep in a decoder.
@@ -54,6 +55,9 @@ pub const MODEL_FILE: &str = "weights-v3.bin";
 /// [`PixelModelRecordV1`].
 pub const MODEL_FILE_V2: &str = "weights.bin";
 pub const MODEL_FILE_V1: &str = "model.bin";
+/// The exponential moving average of the weights (Polyak averaging), in the layout of
+/// [`MODEL_FILE`]; present when the run was trained with `ema_decay`.
+pub const EMA_FILE: &str = "ema-weights-v3.bin";
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const CHECKPOINTS: &str = "checkpoints";
 
@@ -198,13 +202,41 @@ pub fn record_from_bytes<B: Backend, R: burn::record::Record<B>>(
     Recorder::<B>::load(&Rec::default(), bytes, device).map_err(|e| e.to_string())
 }
 
-/// Loads the model (spec + weights) of a checkpoint directory, in either weights layout.
+/// Which weights of a checkpoint to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    /// The weights to deploy: the moving average when the run kept one
+    /// ([`EMA_FILE`]), else the optimizer's.
+    Deployed,
+    /// The optimizer's own weights (what `--resume` continues from).
+    Trained,
+}
+
+/// Loads the model (spec + weights) of a checkpoint directory, in any weights layout: the
+/// weights to deploy ([`Weights::Deployed`]).
 pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelModel<B>, CheckpointError> {
+    load_weights(dir, Weights::Deployed, device)
+}
+
+/// Whether a checkpoint holds a moving average of its weights.
+pub fn has_ema(dir: &Path) -> bool {
+    dir.join(EMA_FILE).exists()
+}
+
+/// Loads the model of a checkpoint directory with the chosen weights.
+pub fn load_weights<B: Backend>(
+    dir: &Path,
+    which: Weights,
+    device: &B::Device,
+) -> Result<PixelModel<B>, CheckpointError> {
     let spec = read_spec(dir)?;
-    let file = [MODEL_FILE, MODEL_FILE_V2, MODEL_FILE_V1]
-        .into_iter()
-        .find(|f| dir.join(f).exists())
-        .unwrap_or(MODEL_FILE);
+    let file = match which {
+        Weights::Deployed if has_ema(dir) => EMA_FILE,
+        _ => [MODEL_FILE, MODEL_FILE_V2, MODEL_FILE_V1]
+            .into_iter()
+            .find(|f| dir.join(f).exists())
+            .unwrap_or(MODEL_FILE),
+    };
     let weights = dir.join(file);
     let bytes = read_file(dir, file)?;
     let decode = |bytes| -> Result<PixelModelRecord<B>, String> {
@@ -276,6 +308,11 @@ fn param_shapes<B: Backend>(model: &PixelModel<B>) -> Vec<Vec<usize>> {
     let mut v = Shapes(Vec::new());
     model.visit(&mut v);
     v.0
+}
+
+/// The file holding a moving average of a model's weights ([`EMA_FILE`]).
+pub fn ema_file<B: Backend>(ema: &PixelModel<B>) -> (&'static str, Vec<u8>) {
+    (EMA_FILE, record_bytes::<B, _>(ema.clone().into_record()))
 }
 
 /// Files holding a model: its spec and weights.

@@ -742,3 +742,120 @@ fn adam_epsilon_reaches_the_optimizer() {
     assert_ne!(default[1], large[1]);
     assert_ne!(default[1], small[1]);
 }
+
+/// Every float parameter of a checkpoint's chosen weights, flattened in module order.
+fn params(ckpt: &Path, which: checkpoint::Weights) -> Vec<f64> {
+    params_of(&checkpoint::load_weights::<Cpu>(ckpt, which, &Default::default()).unwrap())
+}
+
+fn params_of(model: &pixelcnn_models::PixelModel<Cpu>) -> Vec<f64> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Collect(Vec<f64>);
+    impl ModuleVisitor<Cpu> for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<Cpu, D>>) {
+            let v = p.val().into_data().convert::<f64>().to_vec::<f64>().unwrap();
+            self.0.extend(v);
+        }
+    }
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn ema_is_the_moving_average_of_the_trained_weights_and_resumes_exactly() {
+    use checkpoint::Weights::{Deployed, Trained};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 12, 10);
+    // decay 0.2: the warm-up decays (1 + n) / (10 + n) = 0.1, 0.18 for the first two
+    // updates, the configured 0.2 after
+    let cfg = config(
+        &data,
+        "epochs: 2\ncheckpoint_every: 1\nkeep_last: 10\nmax_steps: 5\nema_decay: 0.2\n",
+    );
+    let full = tmp.path().join("full");
+    let summary = fit::<B>(&cfg, &opts(&full, false), &Default::default()).unwrap();
+    let ckpts = checkpoint::list(&full).unwrap();
+    assert_eq!(ckpts.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+
+    // avg_0 = the initial weights; avg_k = d_k avg_{k-1} + (1 - d_k) w_k
+    let init = pixelcnn_models::PixelModel::<Cpu>::new(&cfg.model, cfg.seed, &Default::default());
+    let mut avg = params_of(&init);
+    for (n, (_, ckpt)) in ckpts.iter().enumerate() {
+        let d = 0.2f64.min((1 + n) as f64 / (10 + n) as f64);
+        let w = params(ckpt, Trained);
+        avg = avg.iter().zip(&w).map(|(a, w)| d * a + (1.0 - d) * w).collect();
+        let stored = params(ckpt, Deployed);
+        assert!(
+            max_diff(&stored, &avg) < 1e-6,
+            "step {}: {}",
+            n + 1,
+            max_diff(&stored, &avg)
+        );
+        assert!(
+            max_diff(&stored, &w) > 1e-4,
+            "step {}: the average equals the weights",
+            n + 1
+        );
+    }
+    // epoch-end scores are the average's: the last epoch line is trainer eval of load_model
+    let last = ckpts.last().unwrap().1.clone();
+    let deployed = checkpoint::load_model::<Cpu>(&last, &Default::default()).unwrap();
+    let test = cfg.load_split(false).unwrap();
+    let r = pixelcnn_trainer::eval::evaluate(&deployed, &test, cfg.eval_limit, 16, &Default::default());
+    let logged = summary.last_test.unwrap().bits_per_dim;
+    assert!((r.bits_per_dim - logged).abs() < 1e-9, "{} vs {logged}", r.bits_per_dim);
+
+    // interrupted at step 2 and resumed: the same average, bit for bit
+    let mut first = cfg.clone();
+    first.max_steps = Some(2);
+    let part = tmp.path().join("part");
+    fit::<B>(&first, &opts(&part, false), &Default::default()).unwrap();
+    fit::<B>(&cfg, &opts(&part, true), &Default::default()).unwrap();
+    let end = |run: &Path| checkpoint::latest(run).unwrap();
+    assert_eq!(params(&end(&part), Deployed), params(&end(&full), Deployed));
+    assert_eq!(params(&end(&part), Trained), params(&end(&full), Trained));
+
+    // a run trained without an average and resumed with one starts it at the resumed
+    // weights, with the decay of its step (n = 3: the configured 0.2)
+    let mut plain = cfg.clone();
+    plain.ema_decay = None;
+    plain.max_steps = Some(3);
+    let late = tmp.path().join("late");
+    fit::<B>(&plain, &opts(&late, false), &Default::default()).unwrap();
+    assert!(!checkpoint::has_ema(&end(&late)));
+    let w3 = params(&end(&late), Trained);
+    let mut four = cfg.clone();
+    four.max_steps = Some(4);
+    fit::<B>(&four, &opts(&late, true), &Default::default()).unwrap();
+    let w4 = params(&end(&late), Trained);
+    let want: Vec<f64> = w3.iter().zip(&w4).map(|(a, b)| 0.2 * a + 0.8 * b).collect();
+    assert!(max_diff(&params(&end(&late), Deployed), &want) < 1e-6);
+}
+
+#[test]
+fn ema_decay_outside_zero_one_is_an_error_naming_the_key() {
+    for bad in ["1.0", "0", "-0.5", "1.5"] {
+        let text = format!(
+            "model: {{arch: gated, channels: 1, height: 10, width: 10, layers: 2, hidden: 8}}
+data: {{format: idx, path: d}}
+batch_size: 4
+ema_decay: {bad}
+"
+        );
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("c.yaml") && e.contains("ema_decay: must be in (0, 1)"),
+            "{e}"
+        );
+    }
+}

@@ -42,6 +42,12 @@ pub struct TrainConfig {
     /// to it before the decoder adapts to (and learns to ignore) an untrained code.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub freeze_decoder_steps: u64,
+    /// Keep an exponential moving average of the weights with this decay per step
+    /// (Polyak averaging; PixelCNN++ uses 0.9995): checkpoints then also hold the average,
+    /// and epoch-end scores, samples, `trainer eval`/`sample` and exports use it. Set on a
+    /// running run's config, the average starts at the resumed weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema_decay: Option<f64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -161,6 +167,9 @@ impl TrainConfig {
             cfg.freeze_decoder_steps == 0 || cfg.model.encoder.is_some(),
             "freeze_decoder_steps: only an auto-encoder (arch: autoencoder) trains anything besides its decoder".into(),
         )?;
+        if let Some(d) = cfg.ema_decay {
+            check(d > 0.0 && d < 1.0, format!("ema_decay: must be in (0, 1), got {d}"))?;
+        }
         let eps = cfg.optimizer.epsilon;
         check(
             eps > 0.0 && eps < 1.0,

@@ -21,7 +21,7 @@ use burn::tensor::ElementConversion;
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pixelcnn_core::rng::Mode;
-use pixelcnn_models::checkpoint::{self, CHECKPOINTS};
+use pixelcnn_models::checkpoint::{self, Weights, CHECKPOINTS};
 use pixelcnn_models::fused::{FusedAutodiff, FusedOps};
 use pixelcnn_models::{CondInput, Condition, Conditioning, PixelModel};
 use rand::seq::SliceRandom;
@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::batch::{items_condition, make_batch};
 use crate::config::TrainConfig;
 use crate::datasets::Dataset;
+use crate::ema::Ema;
 use crate::eval::{evaluate, EvalResult};
 use crate::plot::plot_curves;
 use crate::sample::sample;
@@ -273,6 +274,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
     let mut optim = AdamConfig::new()
         .with_epsilon(cfg.optimizer.epsilon as f32)
         .init::<B, PixelModel<B>>();
+    let mut resumed_from = None;
     let (mut model, mut state) = if opts.resume {
         let ckpt = checkpoint::latest(out)?;
         let stored = checkpoint::read_spec(&ckpt)?;
@@ -283,7 +285,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             stored.to_json(),
             spec.to_json()
         );
-        let model = checkpoint::load_model::<B>(&ckpt, device)?;
+        let model = checkpoint::load_weights::<B>(&ckpt, Weights::Trained, device)?;
         let obytes = checkpoint::read_file(&ckpt, OPTIM_FILE)?;
         let orec = checkpoint::record_from_bytes::<B, _>(obytes, device)
             .map_err(|e| anyhow::anyhow!("{}: {e}", ckpt.join(OPTIM_FILE).display()))?;
@@ -296,6 +298,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
         if let Some(w) = opts.workers {
             state.workers = w;
         }
+        resumed_from = Some(ckpt);
         (model, state)
     } else {
         if checkpoint::latest(out).is_ok() {
@@ -328,6 +331,16 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
                 .map_err(|e| anyhow::anyhow!("init_from {}: {e}", ckpt.display()))?;
         }
         (model, state)
+    };
+
+    // the weights' moving average: the checkpoint's, or started at the current weights
+    let mut ema = match (cfg.ema_decay, &resumed_from) {
+        (None, _) => None,
+        (Some(decay), Some(ckpt)) if checkpoint::has_ema(ckpt) => Some(Ema::new(
+            checkpoint::load_weights::<B::InnerBackend>(ckpt, Weights::Deployed, device)?,
+            decay,
+        )),
+        (Some(decay), _) => Some(Ema::new(model.valid(), decay)),
     };
 
     let batches_per_epoch = train.len().div_ceil(cfg.batch_size);
@@ -379,6 +392,9 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             }
             let lr = cfg.optimizer.lr_at(state.step);
             model = optim.step(lr, model, grads);
+            if let Some(ema) = ema.as_mut() {
+                ema.update(&model.valid(), state.step);
+            }
             state.step += 1;
             state.batch_in_epoch += 1;
             let secs = t0.elapsed().as_secs_f64();
@@ -395,18 +411,18 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             bar.set_position(state.step);
             bar.set_message(format!("train {value:.4} bits/dim  {:.1} img/s", m.images_per_s));
             if state.step % cfg.checkpoint_every == 0 {
-                save(out, &mut metrics, &model, &optim, &state, cfg.keep_last)?;
+                save(out, &mut metrics, &model, ema.as_ref(), &optim, &state, cfg.keep_last)?;
             }
         }
         if stopped {
-            let dir = save(out, &mut metrics, &model, &optim, &state, cfg.keep_last)?;
+            let dir = save(out, &mut metrics, &model, ema.as_ref(), &optim, &state, cfg.keep_last)?;
             bar.println(format!("stopped at step {}: checkpoint {}", state.step, dir.display()));
             last_ckpt = Some(dir);
             break;
         }
         let epoch_done = state.batch_in_epoch >= batches_per_epoch;
         // epoch end (or the end of training): score, sample, plot, checkpoint
-        let valid = model.valid();
+        let valid = ema.as_ref().map_or_else(|| model.valid(), |e| e.model.clone());
         let result = evaluate(&valid, &test, cfg.eval_limit, cfg.batch_size.max(16), device);
         let grid = if cfg.sample_count > 0 {
             let path = out.join(format!("samples-epoch-{:03}.png", state.epoch + 1));
@@ -436,7 +452,15 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             state.epoch += 1;
             state.batch_in_epoch = 0;
         }
-        last_ckpt = Some(save(out, &mut metrics, &model, &optim, &state, cfg.keep_last)?);
+        last_ckpt = Some(save(
+            out,
+            &mut metrics,
+            &model,
+            ema.as_ref(),
+            &optim,
+            &state,
+            cfg.keep_last,
+        )?);
     }
     bar.finish_and_clear();
     Ok(FitSummary {
@@ -462,12 +486,14 @@ fn save<B: AutodiffBackend, O: Optimizer<PixelModel<B>, B>>(
     out: &Path,
     metrics: &mut File,
     model: &PixelModel<B>,
+    ema: Option<&Ema<B::InnerBackend>>,
     optim: &O,
     state: &TrainState,
     keep_last: usize,
 ) -> anyhow::Result<PathBuf> {
     metrics.flush()?;
     let mut files = checkpoint::model_files(model);
+    files.extend(ema.map(|e| checkpoint::ema_file(&e.model)));
     files.push((OPTIM_FILE, checkpoint::record_bytes::<B, _>(optim.to_record())));
     files.push((STATE_FILE, serde_json::to_vec_pretty(state)?));
     let dir = checkpoint::write_atomic(&out.join(CHECKPOINTS), &checkpoint::step_name(state.step), &files)?;

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod datasets;
+pub mod ema;
 pub mod eval;
 pub mod fit;
 pub mod plot;
