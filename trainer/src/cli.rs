@@ -28,9 +28,11 @@ pub struct Cli {
 pub enum Command {
     /// Train a model from a YAML config into a run directory.
     Fit(FitArgs),
-    /// Score a run's latest checkpoint; prints one JSON line.
+    /// Score a run's latest checkpoint (its weights' moving average when the run keeps
+    /// one, `ema_decay`); prints one JSON line.
     Eval(EvalArgs),
-    /// Sample a PNG grid from a run's latest checkpoint (cached step graphs on tract).
+    /// Sample a PNG grid from a run's latest checkpoint (the moving average when the run
+    /// keeps one).
     Sample(SampleArgs),
 }
 
@@ -183,7 +185,7 @@ fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicB
     Ok(flag)
 }
 
-/// The run's config (for its data section) and latest model.
+/// The run's config (for its data section) and latest model (the weights to deploy).
 pub fn load_run<B: Backend>(run: &Path, device: &B::Device) -> anyhow::Result<(TrainConfig, PixelModel<B>)> {
     let cfg = TrainConfig::load(&run.join("config.yaml"))
         .with_context(|| format!("{} is not a run directory", run.display()))?;
