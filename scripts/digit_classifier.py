@@ -167,7 +167,15 @@ def check(a):
         pred = forward([z[f"arr_{k}"] for k in range(4)], prepare(images))[1].argmax(1)
     per = [float((pred[labels == k] == k).mean()) if (labels == k).any() else None for k in range(10)]
     acc = float((pred == labels).mean())
-    print(json.dumps({"checker": a.kind, "images": len(images), "accuracy": acc, "per_label": per}))
+    verdict = {"checker": a.kind, "images": len(images), "accuracy": acc, "per_label": per}
+    if a.repeats > 1:
+        # the images are `repeats` blocks, each one sample for the same n conditions:
+        # how many of its samples each condition gets right (0..repeats), as a histogram
+        if len(images) % a.repeats:
+            sys.exit(f"{a.images}: {len(images)} images is not --repeats {a.repeats} blocks of equal size")
+        right = (pred == labels).reshape(a.repeats, -1).sum(0)
+        verdict["right_of_repeats"] = np.bincount(right, minlength=a.repeats + 1).tolist()
+    print(json.dumps(verdict))
     if acc < a.min:
         sys.exit(f"accuracy {acc:.3f} is below --min {a.min}")
 
@@ -197,6 +205,9 @@ def main():
     c.add_argument("--labels", required=True)
     c.add_argument("--model", help="default: the kind's file under data/")
     c.add_argument("--min", type=float, default=0.0)
+    c.add_argument("--repeats", type=int, default=1,
+                   help="the images are R blocks of samples for the same conditions: also report how many of "
+                        "its R samples each condition gets right")
     c.add_argument("--train-if-missing", action="store_true",
                    help="train a classifier of --kind into --model's file first when it does not exist")
     c.add_argument("--data", default="data/mnist", help="MNIST, for --train-if-missing")

@@ -15,11 +15,11 @@ IFS=, read -r -a checkers <<< "${CHECKER:-mlp}"
 for kind in "${checkers[@]}"; do
   case "$kind" in mlp|cnn) ;; *) echo "CHECKER: unknown classifier '$kind': expected mlp, cnn or mlp,cnn" >&2; exit 2 ;; esac
 done
-judge() {  # judge IMAGES.npy LABELS.npy
+judge() {  # judge IMAGES.npy LABELS.npy [REPEATS]
   local kind cpy
   for kind in "${checkers[@]}"; do
     case "$kind" in mlp) cpy="$py" ;; cnn) cpy="$(scripts/setup-torch.sh)" ;; esac
     "$cpy" scripts/digit_classifier.py check --kind "$kind" --train-if-missing \
-      --images "$1" --labels "$2" --min "${MIN:-0}"
+      --images "$1" --labels "$2" --min "${MIN:-0}" --repeats "${3:-1}"
   done
 }
