@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# GPU check, in two halves (the GPU machine has CUDA 13 / driver 580, PyTorch and Python
+# GPU check and GPU training, prepared here and run there (the GPU machine has CUDA 13 / driver 580, PyTorch and Python
 # onnxruntime (CPU), but no Rust toolchain, no TensorRT and no network):
 #
 #   scripts/gpu-check.sh bundle DIR   (here, with Rust) builds the CUDA binaries
 #       (CUDARC_CUDA_VERSION=13000, --features cuda), and puts them with gzipped MNIST,
-#       the configs, the scripts and a 32x32x3 benchmark export into DIR. Carry DIR (it
+#       the configs, the scripts, a 32x32x3 benchmark export and the shipped runs RUNS
+#       (default: mnist-gated mnist-class mnist-ae fashion-gated) into DIR. Carry DIR (it
 #       stays under 64 MiB). ONNX Runtime GPU (scripts/setup-ort.sh --gpu, 284 MB) is too
 #       big for one carry: split .ort/gpu/*.so* (split -b 60m) and send the parts in
 #       consecutive calls, then `cat` them back into DIR/.ort/gpu/ on the machine.
@@ -12,9 +13,15 @@
 #       MNIST (images/s, test bits/dim), PyTorch training on the same architecture,
 #       ONNX Runtime CUDA vs CPU logits, and naive vs cached sampling on ort-cuda at
 #       batch 16 and 256 for 28x28x1 and 32x32x3. One JSON line per figure.
+#   scripts/gpu-check.sh train DIR SECONDS NAME...   (there) the rest of the GPU time:
+#       resumes each shipped run NAME (one of the bundle's RUNS; a
+#       NAME with no shipped run starts fresh from DIR/models/configs/NAME.yaml) on burn-cuda,
+#       one after the other, each for SECONDS, stopped with SIGTERM (a checkpoint at the
+#       step reached), and copies each run (config, metrics, latest checkpoint) to
+#       $OUT/NAME/ for `trainer fit --resume` here. BACKEND=cpu tries it without a GPU.
 set -euo pipefail
 cmd="${1:-}"; dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 2,16p "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 2,21p "$0"; exit 2; }
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
 if [ "$cmd" = bundle ]; then
@@ -26,12 +33,22 @@ if [ "$cmd" = bundle ]; then
   for f in data/mnist/*-ubyte; do gzip -c "$f" > "$dir/data/mnist/$(basename "$f").gz"; done
   cp -r models/configs "$dir/models/"
   cp scripts/reference_torch.py scripts/gpu-check.sh "$dir/scripts/"
+  # the shipped runs RUNS, for `train`: config (epochs raised, so time alone stops them),
+  # metrics and the latest checkpoint; and Fashion-MNIST if one of them trains on it
+  for name in ${RUNS:-mnist-gated mnist-class mnist-ae fashion-gated}; do
+    mkdir -p "$dir/runs/$name"; cp -r "models/pretrained/$name/run"/. "$dir/runs/$name/"
+    sed -i 's/^epochs: .*/epochs: 1000/' "$dir/runs/$name/config.yaml"
+    if grep -q '^  path: data/fashion-mnist' "$dir/runs/$name/config.yaml"; then
+      mkdir -p "$dir/data/fashion-mnist"
+      for f in data/fashion-mnist/*-ubyte; do gzip -c "$f" > "$dir/data/fashion-mnist/$(basename "$f").gz"; done
+    fi
+  done
   target/release/exporter --to onnx --spec models/configs/bench/rgb32-gated.yaml --out "$dir/rgb32-onnx" >/dev/null
   du -sh "$dir"
   exit 0
 fi
 
-[ "$cmd" = run ] || { echo "unknown command $cmd: bundle or run" >&2; exit 2; }
+[ "$cmd" = run ] || [ "$cmd" = train ] || { echo "unknown command $cmd: bundle, run or train" >&2; exit 2; }
 cd "$dir"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.ort/gpu/libonnxruntime.so.1.31.1}"
 # CUDA 13 / cuDNN 9 libraries of the PyTorch install
@@ -39,6 +56,32 @@ nv="$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))'
 if [ -n "$nv" ]; then
   export LD_LIBRARY_PATH="$(ls -d "$nv"/nvidia/*/lib 2>/dev/null | tr '\n' ':')${LD_LIBRARY_PATH:-}"
 fi
+if [ "$cmd" = train ]; then
+  secs="${3:?train DIR SECONDS NAME...}"; shift 3
+  [ $# -gt 0 ] || { echo "train: name at least one run (models/pretrained/NAME or models/configs/NAME.yaml)" >&2; exit 2; }
+  for name in "$@"; do
+    resume=(--resume); cfg="runs/$name/config.yaml"
+    if [ ! -f "$cfg" ]; then
+      resume=(); mkdir -p "runs/$name"; cp "models/configs/$name.yaml" "runs/$name/config.yaml"
+    fi
+    t0=$(date +%s)
+    timeout -s TERM -k 60 "$secs" bin/trainer fit --config "$cfg" --out "runs/$name" "${resume[@]}" \
+      --backend "${BACKEND:-cuda}" >"runs/$name.log" 2>&1 || [ $? -eq 124 ]
+    mkdir -p "${OUT:-out}/$name/checkpoints"
+    cp "runs/$name"/{config.yaml,metrics.jsonl} "${OUT:-out}/$name/"
+    [ -f "runs/$name/epochs.jsonl" ] && cp "runs/$name/epochs.jsonl" "${OUT:-out}/$name/"
+    last="$(ls -d "runs/$name"/checkpoints/step-* | sort | tail -n1)"
+    cp -r "$last" "${OUT:-out}/$name/checkpoints/"
+    python3 - "$last" "$name" "$(( $(date +%s) - t0 ))" <<'PY'
+import json, sys
+state = json.load(open(f"{sys.argv[1]}/state.json"))
+print(json.dumps({"figure": "training", "run": sys.argv[2], "step": state["step"], "wall_seconds": int(sys.argv[3])}))
+PY
+    tail -n 3 "runs/$name.log"
+  done
+  exit 0
+fi
+
 steps="${STEPS:-300}"
 cfg=models/configs/mnist-gated-large.yaml
 sed -e 's/^eval_limit:.*/eval_limit: 2000/' -e 's/^sample_count:.*/sample_count: 0/' -e "s/^checkpoint_every:.*/checkpoint_every: $steps/" "$cfg" > gpu-train.yaml
