@@ -26,12 +26,11 @@ k="${SAMPLES:-1}"
 for seed in $(seq 1 "$k"); do
   "$bin"/sample --model "$model" --backend ort --n "$n" --cond "$tmp/h.npy" --seed "$seed" --out "$tmp/rec-$seed.npy" >/dev/null
 done
-cp "$tmp/rec-1.npy" "$tmp/rec.npy"
 if [ -n "$grid" ]; then
   "$py" - "$tmp" <<'PY'
 import sys, numpy as np
 tmp = sys.argv[1]
-x, r = np.load(f"{tmp}/x.npy"), np.load(f"{tmp}/rec.npy")
+x, r = np.load(f"{tmp}/x.npy"), np.load(f"{tmp}/rec-1.npy")
 p = min(5, len(x) // 10)  # pairs of rows of 10: originals above their reconstructions
 pair = lambda a: a[:p * 10].reshape(p, 10, 1, 28, 28)
 np.save(f"{tmp}/grid.npy", np.stack([pair(x), pair(r)], 1).reshape(2 * p, 10, 1, 28, 28))

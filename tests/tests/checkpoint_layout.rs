@@ -36,10 +36,11 @@ fn shipped() -> Vec<PathBuf> {
     out
 }
 
+/// Every float parameter's id and values, in module order.
 #[derive(Default)]
-struct Params {
-    ids: Vec<ParamId>,
-    values: Vec<Vec<f32>>,
+pub(crate) struct Params {
+    pub(crate) ids: Vec<ParamId>,
+    pub(crate) values: Vec<Vec<f32>>,
 }
 
 impl<B: burn::tensor::backend::Backend> ModuleVisitor<B> for Params {
@@ -50,7 +51,7 @@ impl<B: burn::tensor::backend::Backend> ModuleVisitor<B> for Params {
     }
 }
 
-fn params<B: burn::tensor::backend::Backend>(m: &PixelModel<B>) -> Params {
+pub(crate) fn params<B: burn::tensor::backend::Backend>(m: &PixelModel<B>) -> Params {
     let mut p = Params::default();
     m.visit(&mut p);
     p

@@ -749,18 +749,8 @@ fn params(ckpt: &Path, which: checkpoint::Weights) -> Vec<f64> {
 }
 
 fn params_of(model: &pixelcnn_models::PixelModel<Cpu>) -> Vec<f64> {
-    use burn::module::{Module, ModuleVisitor, Param};
-    use burn::tensor::Tensor;
-    struct Collect(Vec<f64>);
-    impl ModuleVisitor<Cpu> for Collect {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<Cpu, D>>) {
-            let v = p.val().into_data().convert::<f64>().to_vec::<f64>().unwrap();
-            self.0.extend(v);
-        }
-    }
-    let mut c = Collect(Vec::new());
-    model.visit(&mut c);
-    c.0
+    let p = crate::checkpoint_layout::params(model);
+    p.values.iter().flatten().map(|&v| v as f64).collect()
 }
 
 fn max_diff(a: &[f64], b: &[f64]) -> f64 {
