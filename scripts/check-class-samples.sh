@@ -2,9 +2,10 @@
 # Judges a class-conditional MNIST model by an independent classifier: samples N images per
 # label with the cached graphs (ONNX Runtime), then scripts/digit_classifier.py (a numpy MLP
 # trained on MNIST, ~98% test accuracy, or with CHECKER=cnn a small CNN, ~99%; trained and
-# cached on first use) reports the share classified as the label they were sampled for.
+# cached on first use; CHECKER=bayes: the model's own argmax_y p(x | y), not independent)
+# reports the share classified as the label they were sampled for.
 # Also writes a grid with one row per label.
-#   [CHECKER=mlp|cnn|mlp,cnn] scripts/check-class-samples.sh MODEL_DIR [N_PER_LABEL=20] [GRID.png]
+#   [CHECKER=mlp|cnn|bayes|mlp,cnn,bayes] scripts/check-class-samples.sh MODEL_DIR [N_PER_LABEL=20] [GRID.png]
 set -euo pipefail
 model="$1"; n="${2:-20}"; grid="${3:-}"
 source "$(dirname "$0")/lib/digits.sh"

@@ -6,12 +6,18 @@ Two kinds, trained on the MNIST training split with fixed seeds and cached under
   mlp  a 784-512-10 ReLU MLP in numpy (Adam, 6 epochs; ~98% test accuracy): the default.
   cnn  two 3x3 conv + max-pool layers (32, 64 maps) and a 128-unit layer in PyTorch
        (Adam, 2 epochs; ~99% test accuracy; needs the .venv-torch of scripts/setup-torch.sh).
+  bayes  the class-conditional PixelCNN's own classification, argmax_y p(x | y) (uniform prior):
+       --model is its export directory; every image is scored under each of the 10 labels by
+       model.onnx's bits_per_dim (Python ONNX Runtime). Not independent of the model: it says
+       whether a sample is more likely under its own label than under any other.
 They err differently: the MLP reads the coarse layout of ink, the CNN local strokes.
 
   digit_classifier.py train [--kind mlp|cnn] [--data data/mnist] [--out PATH]
-  digit_classifier.py check [--kind mlp|cnn] --images S.npy --labels L.npy [--model PATH]
+  digit_classifier.py check [--kind mlp|cnn|bayes] (--images S.npy --labels L.npy | --mnist-test N)
+                            [--model PATH]
       prints {"checker": kind, "accuracy": share of images classified as their label,
-      "per_label": [...]} and exits 1 below --min (default 0: report only)
+      "per_label": [...]} and exits 1 below --min (default 0: report only); --mnist-test N
+      judges the first N MNIST test images against their true labels instead
   digit_classifier.py grid --images G.npy --out G.png
       writes uint8 [rows, cols, 1, 28, 28] as a grid of 28x28 cells (1-pixel gaps), 4x upscaled
 
@@ -144,15 +150,53 @@ def train(a):
     print(json.dumps({"model": a.out, "test_accuracy": float(acc)}))
 
 
+def bayes_bits(model_dir, images, batch=50):
+    """bits/dim of every image under every label, [n, classes], from a class-conditional export."""
+    import onnxruntime as ort
+    path = os.path.join(model_dir, "model.onnx")
+    if not os.path.exists(path):
+        sys.exit(f"{path}: no such file (--kind bayes needs --model EXPORT_DIR of a class-conditional model)")
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    if names != ["image", "label"]:
+        sys.exit(f"{path}: --kind bayes needs a class-conditional model (inputs image, label); it takes {names}")
+    classes = json.loads(sess.get_modelmeta().custom_metadata_map["pixelcnn.spec"])["conditioning"]["classes"]
+    labels = np.arange(classes, dtype=np.int64)
+    out = []
+    for s in range(0, len(images), batch):
+        x = np.asarray(images[s:s + batch])
+        feeds = {"image": np.repeat(x, classes, axis=0), "label": np.tile(labels, len(x))}
+        out.append(sess.run(["bits_per_dim"], feeds)[0].reshape(len(x), classes))
+    return np.concatenate(out)
+
+
+def bayes_predict(model_dir, images):
+    """argmax_y p(x | y) with a uniform prior: the label under which the image costs the fewest bits."""
+    bits = bayes_bits(model_dir, images)
+    if bits.shape[1] != 10:
+        sys.exit(f"{model_dir}: the model has {bits.shape[1]} classes; digits need 10")
+    return bits.argmin(1)
+
+
 def check(a):
+    if a.kind == "bayes" and not a.model:
+        sys.exit("--kind bayes needs --model EXPORT_DIR (the class-conditional model to classify with)")
     a.model = a.model or DEFAULT_MODEL[a.kind]
-    if not os.path.exists(a.model):
+    if a.kind != "bayes" and not os.path.exists(a.model):
         if not a.train_if_missing:
             sys.exit(f"{a.model}: no classifier yet: run `{sys.argv[0]} train --kind {a.kind}` first")
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the verdict
             train(argparse.Namespace(kind=a.kind, data=a.data, out=a.model, epochs=None))
-    images = np.load(a.images)
-    labels = np.load(a.labels).astype(np.int64).reshape(-1)
+    if a.mnist_test:
+        if a.images or a.labels or a.repeats > 1:
+            sys.exit("--mnist-test takes the images and labels from MNIST: drop --images, --labels, --repeats")
+        _, _, images, labels = mnist(a.data)
+        images, labels = images[:a.mnist_test].reshape(-1, 1, 28, 28), labels[:a.mnist_test].astype(np.int64)
+    elif not (a.images and a.labels):
+        sys.exit("check needs --images and --labels, or --mnist-test N")
+    else:
+        images = np.load(a.images)
+        labels = np.load(a.labels).astype(np.int64).reshape(-1)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (1, 28, 28):
         sys.exit(f"{a.images}: expected uint8 [n, 1, 28, 28], got {images.dtype} {list(images.shape)}")
     if len(labels) != len(images):
@@ -162,6 +206,8 @@ def check(a):
         net = cnn_net()
         net.load_state_dict(torch.load(a.model))
         pred = cnn_predict(net.eval(), images)
+    elif a.kind == "bayes":
+        pred = bayes_predict(a.model, images)
     else:
         z = np.load(a.model)
         pred = forward([z[f"arr_{k}"] for k in range(4)], prepare(images))[1].argmax(1)
@@ -200,17 +246,18 @@ def main():
     t.add_argument("--out", help="default: data/digit-classifier.npz (mlp), data/digit-classifier-cnn.pt (cnn)")
     t.add_argument("--epochs", type=int, help="default: 6 (mlp), 2 (cnn)")
     c = sub.add_parser("check")
-    c.add_argument("--kind", choices=["mlp", "cnn"], default="mlp")
-    c.add_argument("--images", required=True)
-    c.add_argument("--labels", required=True)
-    c.add_argument("--model", help="default: the kind's file under data/")
+    c.add_argument("--kind", choices=["mlp", "cnn", "bayes"], default="mlp")
+    c.add_argument("--images")
+    c.add_argument("--labels")
+    c.add_argument("--mnist-test", type=int, metavar="N", help="judge the first N MNIST test images instead")
+    c.add_argument("--model", help="default: the kind's file under data/ (mlp, cnn); the export directory (bayes)")
     c.add_argument("--min", type=float, default=0.0)
     c.add_argument("--repeats", type=int, default=1,
                    help="the images are R blocks of samples for the same conditions: also report how many of "
                         "its R samples each condition gets right")
     c.add_argument("--train-if-missing", action="store_true",
                    help="train a classifier of --kind into --model's file first when it does not exist")
-    c.add_argument("--data", default="data/mnist", help="MNIST, for --train-if-missing")
+    c.add_argument("--data", default="data/mnist", help="MNIST, for --train-if-missing and --mnist-test")
     g = sub.add_parser("grid")
     g.add_argument("--images", required=True)
     g.add_argument("--out", required=True)

@@ -50,7 +50,11 @@ esac
 spec="$(python3 -c "import json;print(json.dumps(json.load(open('$latest/spec.json'))))")"
 weights="the optimizer's weights at that step"
 ema="$(sed -n 's/^ema_decay: //p' "$run/config.yaml")"
-[ -f "$latest/ema-weights-v3.bin" ] && weights="the moving average of the weights (\`ema_decay: $ema\`, \`ema-weights-v3.bin\`), which scores, samples and graphs below use"
+ema_file=""
+if [ -f "$latest/ema-weights-v3.bin" ]; then
+  weights="the moving average of the weights (\`ema_decay: $ema\`, \`ema-weights-v3.bin\`), which scores, samples and graphs below use"
+  ema_file=", the weights' moving average"
+fi
 cat > "$out/MODEL_CARD.md" <<CARD
 # $name
 
@@ -66,6 +70,6 @@ cat > "$out/MODEL_CARD.md" <<CARD
 - Pictures: $pictures
 - Curves: \`training-curves.png\` (train bits/dim per step, test bits/dim at epoch ends and at the end of each run)
 - Files: $files; the spec and contract are in every graph's metadata;
-  \`run/\` (config, metrics, the latest checkpoint: weights, Adam moments, position).
+  \`run/\` (config, metrics, the latest checkpoint: weights, Adam moments, position$ema_file).
 CARD
 cat "$out/MODEL_CARD.md"

@@ -48,6 +48,32 @@ for cfg in tiny-gated tiny-class; do
       '$py' -c \"import numpy as np, sys; a, b = np.load('$tmp/py.npy'), np.load('$tmp/rs.npy'); sys.exit(0 if (a == b).all() else 'Python and Rust samples differ')\""
   fi
 done
+# the model's own classifier (digit_classifier.py --kind bayes) scores each image under every
+# label in one interleaved batch: it must equal one plain model.onnx run per label
+cat > "$tmp/bayes_check.py" <<'PY'
+import json, subprocess, sys
+import numpy as np
+import onnxruntime as ort
+sys.path.insert(0, "scripts")
+from digit_classifier import bayes_bits, find, read_idx
+model = sys.argv[1]
+x = read_idx(find("data/mnist", "t10k-images-idx3-ubyte"))[:30].reshape(-1, 1, 28, 28)
+y = read_idx(find("data/mnist", "t10k-labels-idx1-ubyte"))[:30].astype(np.int64)
+bits = bayes_bits(model, x)
+sess = ort.InferenceSession(f"{model}/model.onnx", providers=["CPUExecutionProvider"])
+each = np.stack([sess.run(["bits_per_dim"], {"image": x, "label": np.full(len(x), k, np.int64)})[0]
+                 for k in range(10)], axis=1)
+diff = float(np.abs(bits - each).max())
+spread = float((each.max(1) - each.min(1)).min())
+out = subprocess.run([sys.executable, "scripts/digit_classifier.py", "check", "--kind", "bayes", "--model", model,
+                      "--mnist-test", "30"], check=True, capture_output=True, text=True).stdout
+acc = json.loads(out)["accuracy"]
+print(f"max abs diff {diff:.2e}, smallest spread over labels {spread:.2e}, accuracy {acc} "
+      f"(from per-label runs {float((each.argmin(1) == y).mean())})")
+sys.exit(0 if diff <= 1e-5 and spread > 0 and acc == float((each.argmin(1) == y).mean()) else "bayes scores differ")
+PY
+check "tiny-class: digit_classifier.py --kind bayes == one model.onnx run per label" \
+  "$py" "$tmp/bayes_check.py" "$tmp/tiny-class-onnx"
 echo "== Python drop-in decoder (constriction $("$py" -c 'import importlib.metadata as m; print(m.version("constriction"))'))"
 check "scripts/decompress.py decodes the Rust compress output (MNIST, 10 images, batches of 4)" bash -c "
   '$bin/compress' --model models/pretrained/mnist-gated --in data/mnist/t10k-images-idx3-ubyte --limit 10 --batch 4 --out '$tmp/x.pcnn' >/dev/null &&

@@ -9,17 +9,23 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 py="$(scripts/setup-python.sh)"
 scripts/fetch-data.sh >/dev/null 2>&1 || scripts/fetch-data.sh
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-# CHECKER: which classifiers judge (mlp, cnn or mlp,cnn; default mlp; cnn needs PyTorch,
-# installed into .venv-torch by scripts/setup-torch.sh); each prints one JSON line.
+# CHECKER: which classifiers judge, comma-separated (mlp, cnn, bayes; default mlp; cnn needs
+# PyTorch, installed into .venv-torch by scripts/setup-torch.sh; bayes is the class-conditional
+# model's own argmax_y p(x | y), for the export directory in `model`); each prints one JSON line.
 IFS=, read -r -a checkers <<< "${CHECKER:-mlp}"
 for kind in "${checkers[@]}"; do
-  case "$kind" in mlp|cnn) ;; *) echo "CHECKER: unknown classifier '$kind': expected mlp, cnn or mlp,cnn" >&2; exit 2 ;; esac
+  case "$kind" in mlp|cnn|bayes) ;; *) echo "CHECKER: unknown classifier '$kind': expected a comma-separated list of mlp, cnn, bayes" >&2; exit 2 ;; esac
 done
 judge() {  # judge IMAGES.npy LABELS.npy [REPEATS]
-  local kind cpy
+  local kind cpy extra
   for kind in "${checkers[@]}"; do
-    case "$kind" in mlp) cpy="$py" ;; cnn) cpy="$(scripts/setup-torch.sh)" ;; esac
-    "$cpy" scripts/digit_classifier.py check --kind "$kind" --train-if-missing \
+    extra=()
+    case "$kind" in
+      mlp) cpy="$py" ;;
+      cnn) cpy="$(scripts/setup-torch.sh)" ;;
+      bayes) cpy="$py"; extra=(--model "$model") ;;
+    esac
+    "$cpy" scripts/digit_classifier.py check --kind "$kind" --train-if-missing "${extra[@]}" \
       --images "$1" --labels "$2" --min "${MIN:-0}" --repeats "${3:-1}"
   done
 }

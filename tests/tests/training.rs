@@ -828,6 +828,22 @@ fn ema_is_the_moving_average_of_the_trained_weights_and_resumes_exactly() {
     let w4 = params(&end(&late), Trained);
     let want: Vec<f64> = w3.iter().zip(&w4).map(|(a, b)| 0.2 * a + 0.8 * b).collect();
     assert!(max_diff(&params(&end(&late), Deployed), &want) < 1e-6);
+
+    // each epoch line says which weights it scored
+    let scored = |run: &Path| -> Vec<String> {
+        std::fs::read_to_string(run.join("epochs.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["weights"].to_string())
+            .collect()
+    };
+    let avg = "\"moving average\"".to_string();
+    assert!(
+        !scored(&full).is_empty() && scored(&full).iter().all(|w| *w == avg),
+        "{:?}",
+        scored(&full)
+    );
+    assert_eq!(scored(&late), vec!["\"trained\"".to_string(), avg]);
 }
 
 #[test]

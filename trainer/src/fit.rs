@@ -106,6 +106,9 @@ struct EpochMetrics {
     step: u64,
     test_bits_per_dim: f64,
     test_images: usize,
+    /// Which weights were scored: "moving average" or "trained" (absent in older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weights: Option<String>,
     sample_grid: Option<String>,
 }
 
@@ -440,6 +443,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             step: state.step,
             test_bits_per_dim: result.bits_per_dim,
             test_images: result.images,
+            weights: Some(if ema.is_some() { "moving average" } else { "trained" }.to_string()),
             sample_grid: grid,
         };
         writeln!(append_to(&out.join(EPOCHS_FILE))?, "{}", serde_json::to_string(&e)?)?;
