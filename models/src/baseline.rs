@@ -7,15 +7,20 @@
 
 use burn::module::Module;
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
+use burn::tensor::{activation, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use crate::conditioning::{CondFeatures, CondProjection};
-use crate::conv::Conv;
+use crate::conditioning::{CondFeatures, CondProjection, RowCond};
+use crate::conv::{Conv, Pads};
+use crate::fused::FusedOps;
 use crate::head::Head;
 use crate::lower::{Burn, Lower};
 use crate::masks::{self, MaskKind};
+use crate::rows::{to_rows, RowShape, TapIndex};
 use crate::spec::{Conditioning, ModelSpec};
+
+/// A convolution's kernel shape and padding: what its gather index depends on.
+type KernelGeometry = ([usize; 4], Pads);
 
 #[derive(Module, Debug)]
 pub struct MaskedLayer<B: Backend> {
@@ -51,9 +56,36 @@ impl<B: Backend> PixelCnn<B> {
         }
     }
 
-    /// Normalised images `[B, C, H, W]` -> logits `[B, C*256, H, W]`.
+    /// Normalised images `[B, C, H, W]` -> logits `[B, C*256, H, W]`, with 2-D
+    /// convolutions (the paper's form; [`Self::forward_rows`] is the training path).
     pub fn forward(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 4> {
         self.lower_image(&mut Burn::new(cond), &x)
+    }
+
+    /// The same network in row layout (training): normalised images `[B, C, H, W]` ->
+    /// logits as rows `[B*H*W, C*256]`, each convolution one row gather and one matrix
+    /// product ([`crate::rows`]).
+    pub fn forward_rows(&self, x: Tensor<B, 4>, cond: &CondFeatures<B>) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
+        let [batch, _, height, width] = x.dims();
+        let shape = RowShape { batch, height, width };
+        let device = x.device();
+        let cond: RowCond<B> = cond.clone().map(to_rows);
+        let mut h = to_rows(x);
+        // layers with the same kernel and padding share one gather index
+        let mut taps: Option<(KernelGeometry, TapIndex<B>)> = None;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let key = (layer.conv.shape(), layer.conv.pads);
+            let t = match taps {
+                Some((k, t)) if k == key => t,
+                _ => layer.conv.tap_index(shape, &device),
+            };
+            h = layer.forward_rows(h, &cond, &t, shape, l == 0);
+            taps = Some((key, t));
+        }
+        self.head.forward_rows(h)
     }
 
     /// The network on whole images, in any lowering (burn here, ONNX in the exporter).
@@ -67,6 +99,32 @@ impl<B: Backend> PixelCnn<B> {
 }
 
 impl<B: Backend> MaskedLayer<B> {
+    /// [`Self::lower_image`] on rows `[B*H*W, in]` of `shape`, the conv's taps read through
+    /// `taps`.
+    pub fn forward_rows(
+        &self,
+        x: Tensor<B, 2>,
+        cond: &RowCond<B>,
+        taps: &TapIndex<B>,
+        shape: RowShape,
+        first: bool,
+    ) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
+        let input = if first { x.clone() } else { activation::relu(x.clone()) };
+        let y = self.conv.forward_rows(input, Some(taps));
+        let y = match (&self.cond, cond) {
+            (Some(p), Some(c)) => p.add_rows(y, c, shape),
+            _ => y,
+        };
+        if first {
+            y
+        } else {
+            x + y
+        }
+    }
+
     /// Layer 0: `conv_A(x) (+ V^T h)`; later layers: `x + conv_B(relu(x)) (+ V^T h)`.
     pub fn lower_image<L: Lower<B>>(&self, lw: &mut L, x: &L::Map, first: bool) -> L::Map {
         let input = if first { x.clone() } else { lw.relu(x) };

@@ -81,19 +81,27 @@ impl<B: Backend> PixelModel<B> {
         B: FusedOps,
     {
         let [b, c, h, w] = images.dims();
+        self.forward_rows(images, cond)
+            .reshape([b, h, w, c, LEVELS])
+            .permute([0, 3, 1, 2, 4])
+    }
+
+    /// The training path: logits as rows `[B*H*W, C*256]` (pixels in raster order), every
+    /// convolution a row gather and one matrix product ([`crate::rows`]).
+    fn forward_rows(&self, images: Tensor<B, 4>, cond: &Condition<B>) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
         let x = normalize(images);
         let features = self.features(&x, cond);
         match &self.decoder {
-            Decoder::Gated(g) => g
-                .forward_rows(x, &features)
-                .reshape([b, h, w, c, LEVELS])
-                .permute([0, 3, 1, 2, 4]),
-            Decoder::Plain(p) => logits_nchw(p.forward(x, &features), c),
+            Decoder::Gated(g) => g.forward_rows(x, &features),
+            Decoder::Plain(p) => p.forward_rows(x, &features),
         }
     }
 
     /// [`Self::forward`] computed with 2-D convolutions on whole images, the paper's form
-    /// (the Gated PixelCNN's training path uses row gathers; tests compare the two).
+    /// (the training path uses row gathers; tests compare the two).
     pub fn forward_reference(&self, images: Tensor<B, 4>, cond: &Condition<B>) -> Tensor<B, 5> {
         let c = images.dims()[1];
         let x = normalize(images);
@@ -110,19 +118,11 @@ impl<B: Backend> PixelModel<B> {
     where
         B: FusedOps,
     {
-        match &self.decoder {
-            Decoder::Gated(g) => {
-                let [b, c, h, w] = images.dims();
-                let x = normalize(images);
-                let features = self.features(&x, cond);
-                let logits = g.forward_rows(x, &features);
-                // rows are pixels in raster order, C*256 logits each: [B*H*W*C, 256]
-                let logits = logits.reshape([b * h * w * c, LEVELS]);
-                let t = targets.permute([0, 2, 3, 1]).reshape([b * h * w * c]);
-                nll_rows(logits, t).reshape([b, h * w * c]).sum_dim(1).reshape([b])
-            }
-            Decoder::Plain(_) => nll_nats(self.forward(images, cond), targets),
-        }
+        let [b, c, h, w] = images.dims();
+        // rows are pixels in raster order, C*256 logits each: [B*H*W*C, 256]
+        let logits = self.forward_rows(images, cond).reshape([b * h * w * c, LEVELS]);
+        let t = targets.permute([0, 2, 3, 1]).reshape([b * h * w * c]);
+        nll_rows(logits, t).reshape([b, h * w * c]).sum_dim(1).reshape([b])
     }
 
     /// Starts this model's decoder from another model's trained one (fine-tuning for a new

@@ -1,7 +1,7 @@
-//! The Gated PixelCNN trains in row layout (`[B*H*W, C]`, each convolution a row gather
-//! and one matrix product). These tests prove it the same function as the paper's form
-//! (2-D convolutions on `[B, C, H, W]`) in f64 with the same weights: logits, the loss
-//! and every parameter's gradient, for every gated variant.
+//! Every model trains in row layout (`[B*H*W, C]`, each convolution a row gather and one
+//! matrix product). These tests prove it the same function as the paper's form (2-D
+//! convolutions on `[B, C, H, W]`) in f64 with the same weights: logits, the loss and
+//! every parameter's gradient, for every variant (Gated, plain PixelCNN, auto-encoder).
 
 use burn::backend::Autodiff;
 use burn::module::{Module, ModuleVisitor, Param};
@@ -12,13 +12,6 @@ use pixelcnn_tests::all_variants;
 
 type B = burn::backend::NdArray<f64>;
 type AD = Autodiff<B>;
-
-fn gated_variants() -> Vec<(String, ModelSpec)> {
-    all_variants()
-        .into_iter()
-        .filter(|(_, s)| s.arch != Arch::Pixelcnn)
-        .collect()
-}
 
 fn inputs<Bk: burn::tensor::backend::Backend>(
     spec: &ModelSpec,
@@ -56,7 +49,7 @@ fn max_diff(a: Vec<f64>, b: Vec<f64>) -> f64 {
 #[test]
 fn row_forward_equals_the_convolution_form() {
     let dev = Default::default();
-    for (name, spec) in gated_variants() {
+    for (name, spec) in all_variants() {
         let model = PixelModel::<B>::new(&spec, 5, &dev);
         let (images, targets, cond) = inputs::<B>(&spec, 3, &dev);
         let rows = model.forward(images.clone(), &cond);
@@ -103,7 +96,7 @@ fn gradients(model: &PixelModel<AD>, loss: Tensor<AD, 1>) -> Vec<Vec<f64>> {
 #[test]
 fn row_gradients_equal_the_convolution_form() {
     let dev = Default::default();
-    for (name, spec) in gated_variants() {
+    for (name, spec) in all_variants() {
         let model = PixelModel::<AD>::new(&spec, 9, &dev);
         let (images, targets, cond) = inputs::<AD>(&spec, 2, &dev);
         let rows = gradients(&model, model.nll(images.clone(), targets.clone(), &cond));
