@@ -270,8 +270,9 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
     let out = &opts.out;
     fs::create_dir_all(out).with_context(|| format!("creating run directory {}", out.display()))?;
     let cfg_text = serde_yaml_ng::to_string(cfg)?;
-    fs::write(out.join("config.yaml"), cfg_text)
-        .with_context(|| format!("writing {}", out.join("config.yaml").display()))?;
+    // `--resume --config RUN/config.yaml` reads this very file: a kill while writing it must
+    // leave the old one
+    replace_file(&out.join("config.yaml"), cfg_text.as_bytes())?;
 
     // gradient clipping is global (clip_global_norm), not burn's per-tensor clipping
     let mut optim = AdamConfig::new()
@@ -478,6 +479,18 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
     })
 }
 
+/// Writes `path` whole or not at all: a temporary file beside it, fsynced, then renamed
+/// over it, so a crash leaves either the old contents or the new.
+fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let ctx = || format!("writing {}", path.display());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(ctx)?;
+    tmp.write_all(bytes).with_context(ctx)?;
+    tmp.as_file().sync_all().with_context(ctx)?;
+    tmp.persist(path).map_err(|e| e.error).with_context(ctx)?;
+    Ok(())
+}
+
 /// Opens a metrics file for appending, creating it if needed.
 fn append_to(path: &Path) -> anyhow::Result<File> {
     let file = OpenOptions::new().create(true).append(true).open(path);
@@ -563,7 +576,7 @@ fn truncate_metrics(out: &Path, state: &TrainState) -> anyhow::Result<()> {
             .filter(|l| serde_json::from_str::<Line>(l).is_ok_and(|m| keep(&m)))
             .map(|l| format!("{l}\n"))
             .collect();
-        fs::write(&path, body).with_context(|| format!("rewriting {}", path.display()))?;
+        replace_file(&path, body.as_bytes())?;
     }
     Ok(())
 }
