@@ -16,7 +16,7 @@ use crate::fused::FusedOps;
 use crate::head::Head;
 use crate::lower::{Burn, Lower};
 use crate::masks::{self, MaskKind};
-use crate::rows::{to_rows, RowShape, TapIndex};
+use crate::rows::{network_input, RowShape, TapIndex};
 use crate::spec::{Conditioning, ModelSpec};
 
 /// A convolution's kernel shape and padding: what its gather index depends on.
@@ -69,11 +69,8 @@ impl<B: Backend> PixelCnn<B> {
     where
         B: FusedOps,
     {
-        let [batch, _, height, width] = x.dims();
-        let shape = RowShape { batch, height, width };
         let device = x.device();
-        let cond: RowCond<B> = cond.clone().map(to_rows);
-        let mut h = to_rows(x);
+        let (mut h, cond, shape) = network_input(x, cond);
         // layers with the same kernel and padding share one gather index
         let mut taps: Option<(KernelGeometry, TapIndex<B>)> = None;
         for (l, layer) in self.layers.iter().enumerate() {

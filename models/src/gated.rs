@@ -25,7 +25,7 @@ use crate::fused::{gate_rows, FusedOps};
 use crate::head::Head;
 use crate::lower::{Burn, Lower};
 use crate::masks::{self, MaskKind};
-use crate::rows::{from_rows, to_rows, RowShape, TapIndex};
+use crate::rows::{from_rows, network_input, RowShape, TapIndex};
 use crate::spec::{Conditioning, ModelSpec};
 
 #[derive(Module, Debug)]
@@ -254,11 +254,8 @@ impl<B: Backend> GatedPixelCnn<B> {
     where
         B: FusedOps,
     {
-        let [batch, _, height, width] = x.dims();
-        let shape = RowShape { batch, height, width };
         let device = x.device();
-        let cond: RowCond<B> = cond.clone().map(to_rows);
-        let x = to_rows(x);
+        let (x, cond, shape) = network_input(x, cond);
         let (mut v, mut h) = (x.clone(), x);
         // layers 1.. share one geometry: build their gathers once
         let mut taps: Option<LayerTaps<B>> = None;

@@ -13,6 +13,8 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::conditioning::{CondFeatures, RowCond};
+
 /// Batch and image size of a row tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowShape {
@@ -82,6 +84,13 @@ impl<B: Backend> TapIndex<B> {
         let padded = Tensor::cat(vec![x.clone(), Tensor::zeros([1, c], &x.device())], 0);
         padded.select(0, self.index.clone()).reshape([n, self.taps * c])
     }
+}
+
+/// The input of a row-layout network: images `[B, C, H, W]` as rows, their conditioning
+/// features as rows ([`RowCond`]) and the row shape.
+pub fn network_input<B: Backend>(x: Tensor<B, 4>, cond: &CondFeatures<B>) -> (Tensor<B, 2>, RowCond<B>, RowShape) {
+    let [batch, _, height, width] = x.dims();
+    (to_rows(x), cond.clone().map(to_rows), RowShape { batch, height, width })
 }
 
 /// `[B, C, H, W]` -> rows `[B*H*W, C]`.
