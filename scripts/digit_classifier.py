@@ -2,7 +2,8 @@
 """Independent MNIST digit classifiers to judge conditional samples and auto-encoder
 reconstructions: "is this sample recognisably the digit it was asked for?"
 
-Two kinds, trained on the MNIST training split with fixed seeds and cached under data/:
+Two kinds trained on the MNIST training split with fixed seeds and cached under data/, and
+the model's own rule:
   mlp  a 784-512-10 ReLU MLP in numpy (Adam, 6 epochs; ~98% test accuracy): the default.
   cnn  two 3x3 conv + max-pool layers (32, 64 maps) and a 128-unit layer in PyTorch
        (Adam, 2 epochs; ~99% test accuracy; needs the .venv-torch of scripts/setup-torch.sh).
@@ -187,7 +188,9 @@ def check(a):
             sys.exit(f"{a.model}: no classifier yet: run `{sys.argv[0]} train --kind {a.kind}` first")
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the verdict
             train(argparse.Namespace(kind=a.kind, data=a.data, out=a.model, epochs=None))
-    if a.mnist_test:
+    if a.mnist_test is not None:
+        if a.mnist_test < 1:
+            sys.exit(f"--mnist-test {a.mnist_test}: expected a number of test images >= 1")
         if a.images or a.labels or a.repeats > 1:
             sys.exit("--mnist-test takes the images and labels from MNIST: drop --images, --labels, --repeats")
         _, _, images, labels = mnist(a.data)
