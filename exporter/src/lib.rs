@@ -94,9 +94,7 @@ pub fn export<B: Backend>(model: &PixelModel<B>, out: &Path, opset: i64) -> anyh
         }
         let bytes = proto.write_to_bytes().context("serialising ONNX")?;
         let path = out.join(file);
-        let tmp = out.join(format!(".{file}.tmp"));
-        std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        pixelcnn_core::replace_file(&path, &bytes)?;
         report.files.push((path, bytes.len() as u64));
     }
     report.ops = ops.into_iter().collect();

@@ -51,11 +51,7 @@ fn main() {
         let (model, ckpt, weights) = match (&cli.run, &cli.spec) {
             (Some(run), _) => {
                 let ckpt = checkpoint::latest(run)?;
-                let weights = if checkpoint::has_ema(&ckpt) {
-                    "moving average"
-                } else {
-                    "trained"
-                };
+                let weights = checkpoint::weights_name(checkpoint::has_ema(&ckpt));
                 (
                     checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?,
                     ckpt,

@@ -218,6 +218,16 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelMod
     load_weights(dir, Weights::Deployed, device)
 }
 
+/// How logs and the exporter name the weights a score or graph came from: the moving
+/// average, or the optimizer's own weights.
+pub fn weights_name(averaged: bool) -> &'static str {
+    if averaged {
+        "moving average"
+    } else {
+        "trained"
+    }
+}
+
 /// Whether a checkpoint holds a moving average of its weights.
 pub fn has_ema(dir: &Path) -> bool {
     dir.join(EMA_FILE).exists()

@@ -63,7 +63,7 @@ pub fn compress_main(cli: CompressCli) -> anyhow::Result<()> {
     let c = codec::compress(&export, &cli.backend, &images, cli.batch as usize, &mut |_| {})
         .with_context(|| format!("compressing {}", cli.input.display()))?;
     let secs = t.elapsed().as_secs_f64();
-    write_atomic(&cli.out, &c.file)?;
+    pixelcnn_core::replace_file(&cli.out, &c.file)?;
     let count = images.len() / export.spec.dims();
     println!(
         "{}",
@@ -92,11 +92,4 @@ pub fn decompress_main(cli: DecompressCli) -> anyhow::Result<()> {
         })
     );
     Ok(())
-}
-
-/// Writes through a temporary file and a rename, so a failed run leaves no partial file.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("pcnn.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }

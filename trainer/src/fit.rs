@@ -20,6 +20,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pixelcnn_core::replace_file;
 use pixelcnn_core::rng::Mode;
 use pixelcnn_models::checkpoint::{self, Weights, CHECKPOINTS};
 use pixelcnn_models::fused::{FusedAutodiff, FusedOps};
@@ -444,7 +445,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             step: state.step,
             test_bits_per_dim: result.bits_per_dim,
             test_images: result.images,
-            weights: Some(if ema.is_some() { "moving average" } else { "trained" }.to_string()),
+            weights: Some(checkpoint::weights_name(ema.is_some()).to_string()),
             sample_grid: grid,
         };
         writeln!(append_to(&out.join(EPOCHS_FILE))?, "{}", serde_json::to_string(&e)?)?;
@@ -477,18 +478,6 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
         checkpoint: last_ckpt.map_or_else(|| checkpoint::latest(out), Ok)?,
         train_seconds: state.train_seconds,
     })
-}
-
-/// Writes `path` whole or not at all: a temporary file beside it, fsynced, then renamed
-/// over it, so a crash leaves either the old contents or the new.
-fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let ctx = || format!("writing {}", path.display());
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(ctx)?;
-    tmp.write_all(bytes).with_context(ctx)?;
-    tmp.as_file().sync_all().with_context(ctx)?;
-    tmp.persist(path).map_err(|e| e.error).with_context(ctx)?;
-    Ok(())
 }
 
 /// Opens a metrics file for appending, creating it if needed.
