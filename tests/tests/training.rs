@@ -869,3 +869,55 @@ ema_decay: {bad}
         );
     }
 }
+
+#[test]
+fn cooldown_set_on_a_running_run_anneals_it_to_zero_and_ends_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 12, 10);
+    let run = tmp.path().join("run");
+    let first = config(&data, "epochs: 20\nmax_steps: 3\ncheckpoint_every: 1\n");
+    fit::<B>(&first, &opts(&run, false), &Default::default()).unwrap();
+    // the run's config edited: no step limit, a four-step cool-down from step 3
+    let cooled = config(&data, "epochs: 20\ncheckpoint_every: 1\n");
+    let cooled = TrainConfig {
+        optimizer: pixelcnn_trainer::config::OptimizerConfig {
+            cooldown: Some(pixelcnn_trainer::config::Cooldown { start: 3, steps: 4 }),
+            ..cooled.optimizer
+        },
+        ..cooled
+    };
+    fit::<B>(&cooled, &opts(&run, true), &Default::default()).unwrap();
+    let lrs: Vec<(u64, f64)> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["step"].as_u64().unwrap(), v["lr"].as_f64().unwrap())
+        })
+        .collect();
+    let want = [
+        (1, 0.01),
+        (2, 0.01),
+        (3, 0.01),
+        (4, 0.01),
+        (5, 0.0075),
+        (6, 0.005),
+        (7, 0.0025),
+    ];
+    assert_eq!(lrs.len(), want.len(), "{lrs:?}");
+    for ((step, lr), (s, l)) in lrs.iter().zip(want) {
+        assert_eq!(*step, s);
+        assert!((lr - l).abs() < 1e-12, "step {step}: lr {lr}, expected {l}");
+    }
+    assert_eq!(
+        checkpoint::latest(&run).unwrap(),
+        checkpoint::list(&run).unwrap().last().unwrap().1
+    );
+    assert_eq!(checkpoint::list(&run).unwrap().last().unwrap().0, 7);
+    // the last step still moved the weights
+    use checkpoint::Weights::Trained;
+    let ckpts = checkpoint::list(&run).unwrap();
+    let n = ckpts.len();
+    assert!(max_diff(&params(&ckpts[n - 1].1, Trained), &params(&ckpts[n - 2].1, Trained)) > 0.0);
+}

@@ -29,7 +29,7 @@ pub enum Command {
     /// Train a model from a YAML config into a run directory.
     Fit(FitArgs),
     /// Score a run's latest checkpoint (its weights' moving average when the run keeps
-    /// one, `ema_decay`); prints one JSON line.
+    /// one, `ema_decay`; `--weights trained` for the optimizer's own); prints one JSON line.
     Eval(EvalArgs),
     /// Sample a PNG grid from a run's latest checkpoint (the moving average when the run
     /// keeps one).
@@ -78,6 +78,27 @@ pub struct EvalArgs {
     pub backend: BackendKind,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Which of the checkpoint's weights to score.
+    #[arg(long, value_enum, default_value_t = WeightsArg::Deployed)]
+    pub weights: WeightsArg,
+}
+
+/// `--weights`: a checkpoint's weights to deploy, or the optimizer's own.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightsArg {
+    /// The moving average when the run keeps one, else the optimizer's weights.
+    Deployed,
+    /// The optimizer's own weights (what `--resume` continues from).
+    Trained,
+}
+
+impl From<WeightsArg> for checkpoint::Weights {
+    fn from(w: WeightsArg) -> Self {
+        match w {
+            WeightsArg::Deployed => checkpoint::Weights::Deployed,
+            WeightsArg::Trained => checkpoint::Weights::Trained,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -186,11 +207,15 @@ fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicB
 }
 
 /// The run's config (for its data section) and latest model (the weights to deploy).
-pub fn load_run<B: Backend>(run: &Path, device: &B::Device) -> anyhow::Result<(TrainConfig, PixelModel<B>)> {
+pub fn load_run<B: Backend>(
+    run: &Path,
+    weights: checkpoint::Weights,
+    device: &B::Device,
+) -> anyhow::Result<(TrainConfig, PixelModel<B>)> {
     let cfg = TrainConfig::load(&run.join("config.yaml"))
         .with_context(|| format!("{} is not a run directory", run.display()))?;
     let ckpt = checkpoint::latest(run)?;
-    let model = checkpoint::load_model::<B>(&ckpt, device)?;
+    let model = checkpoint::load_weights::<B>(&ckpt, weights, device)?;
     Ok((cfg, model))
 }
 
@@ -198,7 +223,7 @@ fn run_eval<B: FusedOps>(a: EvalArgs) -> anyhow::Result<()> {
     let device = Default::default();
     anyhow::ensure!(a.batch_size > 0, "--batch-size must be positive");
     anyhow::ensure!(a.limit != Some(0), "--limit must be positive");
-    let (cfg, model) = load_run::<B>(&a.run, &device)?;
+    let (cfg, model) = load_run::<B>(&a.run, a.weights.into(), &device)?;
     let train = match a.split.as_str() {
         "test" => false,
         "train" => true,
@@ -212,7 +237,7 @@ fn run_eval<B: FusedOps>(a: EvalArgs) -> anyhow::Result<()> {
 
 fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
     let device = Default::default();
-    let (cfg, model) = load_run::<B>(&a.run, &device)?;
+    let (cfg, model) = load_run::<B>(&a.run, checkpoint::Weights::Deployed, &device)?;
     let spec = model.spec.clone();
     let cond = match (spec.decoder_conditioning(), a.label) {
         (want @ Conditioning::Class { .. }, Some(l)) => {

@@ -85,6 +85,36 @@ pub struct OptimizerConfig {
     pub warmup_steps: u64,
     /// Clip the global gradient norm to this value.
     pub grad_clip: Option<f32>,
+    /// A final linear decay of the learning rate to zero (the last phase of a
+    /// warm-up / stable / decay schedule): set on a running run's config to anneal it where
+    /// it stands. The run ends when the cool-down does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<Cooldown>,
+}
+
+/// From optimizer step `start` on, the learning rate is scaled by
+/// `(start + steps - step) / steps`: 1 at `start`, `1 / steps` at the last step,
+/// `start + steps - 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cooldown {
+    pub start: u64,
+    pub steps: u64,
+}
+
+impl Cooldown {
+    /// The number of optimizer steps a run with this cool-down takes in all.
+    pub fn end(&self) -> u64 {
+        self.start.saturating_add(self.steps)
+    }
+
+    fn factor(&self, step: u64) -> f64 {
+        if step < self.start {
+            1.0
+        } else {
+            self.end().saturating_sub(step) as f64 / self.steps as f64
+        }
+    }
 }
 
 impl Default for OptimizerConfig {
@@ -95,6 +125,7 @@ impl Default for OptimizerConfig {
             epsilon: 1e-5,
             warmup_steps: 0,
             grad_clip: None,
+            cooldown: None,
         }
     }
 }
@@ -107,7 +138,8 @@ impl OptimizerConfig {
         } else {
             1.0
         };
-        self.lr * warm * self.lr_decay.powf(step as f64)
+        let cool = self.cooldown.map_or(1.0, |c| c.factor(step));
+        self.lr * warm * self.lr_decay.powf(step as f64) * cool
     }
 }
 
@@ -175,11 +207,21 @@ impl TrainConfig {
             eps > 0.0 && eps < 1.0,
             format!("optimizer.epsilon: must be in (0, 1), got {eps}"),
         )?;
+        if let Some(c) = cfg.optimizer.cooldown {
+            check(c.steps > 0, "optimizer.cooldown.steps: must be positive".into())?;
+        }
         if let Some(c) = cfg.optimizer.grad_clip {
             // `c > 0.0` is false for NaN too
             check(c > 0.0, format!("optimizer.grad_clip: must be positive, got {c}"))?;
         }
         Ok(cfg)
+    }
+
+    /// Optimizer steps after which training stops: `max_steps`, or the end of the
+    /// learning rate's cool-down if that comes first.
+    pub fn step_limit(&self) -> u64 {
+        let cool = self.optimizer.cooldown.map_or(u64::MAX, |c| c.end());
+        self.max_steps.unwrap_or(u64::MAX).min(cool)
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -283,8 +325,31 @@ batch_size: 4
             epsilon: 1e-8,
             warmup_steps: 2,
             grad_clip: None,
+            cooldown: None,
         };
         assert_eq!(o.lr_at(0), 0.5);
         assert_eq!(o.lr_at(2), 0.25);
+        let o = OptimizerConfig {
+            lr_decay: 1.0,
+            warmup_steps: 0,
+            cooldown: Some(Cooldown { start: 10, steps: 4 }),
+            ..o
+        };
+        let lrs: Vec<f64> = (8..16).map(|s| o.lr_at(s)).collect();
+        assert_eq!(lrs, [1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn cooldown_ends_the_run() {
+        let cfg = |extra: &str| TrainConfig::from_yaml(Path::new("c.yaml"), &format!("{GOOD}{extra}"));
+        assert_eq!(cfg("").unwrap().step_limit(), u64::MAX);
+        assert_eq!(cfg("max_steps: 7\n").unwrap().step_limit(), 7);
+        let c = "optimizer: {cooldown: {start: 3, steps: 2}}\n";
+        assert_eq!(cfg(c).unwrap().step_limit(), 5);
+        assert_eq!(cfg(&format!("{c}max_steps: 4\n")).unwrap().step_limit(), 4);
+        let e = cfg("optimizer: {cooldown: {start: 3, steps: 0}}\n").unwrap_err();
+        assert!(e.to_string().contains("optimizer.cooldown.steps"), "{e}");
+        let e = cfg("optimizer: {cooldown: {start: 3}}\n").unwrap_err();
+        assert!(e.to_string().contains("steps"), "{e}");
     }
 }

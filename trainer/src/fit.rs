@@ -349,7 +349,7 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
     };
 
     let batches_per_epoch = train.len().div_ceil(cfg.batch_size);
-    let max_steps = cfg.max_steps.unwrap_or(u64::MAX);
+    let max_steps = cfg.step_limit();
     let total_steps = (cfg.epochs as u64 * batches_per_epoch as u64).min(max_steps);
     let target = if opts.progress {
         ProgressDrawTarget::stderr()

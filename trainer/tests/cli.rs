@@ -110,3 +110,36 @@ fn bad_invocations_are_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--workers must be positive"));
 }
+
+#[test]
+fn eval_scores_the_average_or_the_trained_weights() {
+    require_mnist();
+    // the shipped mnist-gated run keeps a moving average beside the optimizer's weights
+    let score = |extra: &[&str]| -> f64 {
+        let out = trainer()
+            .args(["eval", "--run", "models/pretrained/mnist-gated/run", "--limit", "8"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let r: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+        r["bits_per_dim"].as_f64().unwrap()
+    };
+    let default = score(&[]);
+    assert_eq!(score(&["--weights", "deployed"]), default);
+    let trained = score(&["--weights", "trained"]);
+    assert!((trained - default).abs() > 1e-6, "{trained} vs {default}");
+    let out = trainer()
+        .args([
+            "eval",
+            "--run",
+            "models/pretrained/mnist-gated/run",
+            "--weights",
+            "best",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--weights") && err.contains("trained"), "{err}");
+}
