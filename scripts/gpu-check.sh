@@ -64,6 +64,17 @@ if [ "$cmd" = train ]; then
     if [ ! -f "$cfg" ]; then
       resume=(); mkdir -p "runs/$name"; cp "models/configs/$name.yaml" "runs/$name/config.yaml"
     fi
+    # a shipped run may end with a learning-rate cool-down (optimizer.cooldown): to train
+    # on, drop it (the rate goes back to the run's lr x lr_decay^step)
+    python3 - "$cfg" <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+kept = re.sub(r"(?m)^  cooldown:( \{[^\n]*\})?\n(    [^\n]*\n)*", "", text)
+if kept != text:
+    open(path, "w").write(kept)
+    print(f"{path}: optimizer.cooldown dropped to train on", file=sys.stderr)
+PY
     t0=$(date +%s)
     timeout -s TERM -k 60 "$secs" bin/trainer fit --config "$cfg" --out "runs/$name" "${resume[@]}" \
       --backend "${BACKEND:-cuda}" >"runs/$name.log" 2>&1 || [ $? -eq 124 ]

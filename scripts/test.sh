@@ -74,6 +74,18 @@ sys.exit(0 if diff <= 1e-5 and spread > 0 and acc == float((each.argmin(1) == y)
 PY
 check "tiny-class: digit_classifier.py --kind bayes == one model.onnx run per label" \
   "$py" "$tmp/bayes_check.py" "$tmp/tiny-class-onnx"
+# the GPU machine's training step, on the CPU: resumes a run whose learning-rate cool-down
+# has ended (dropping it, to train on) and brings config, metrics and checkpoint back
+g="$tmp/gpu"; mkdir -p "$g/bin" "$g/data" "$g/runs"
+ln -s "$bin/trainer" "$g/bin/trainer"; ln -s "$root/data/mnist" "$g/data/mnist"
+sed 's/^  lr: 0.003$/  lr: 0.003\n  cooldown: {start: 1, steps: 2}/' models/configs/tiny-gated.yaml > "$tmp/cool.yaml"
+check "gpu-check.sh train (BACKEND=cpu) trains a cooled-down run on and brings it back" bash -c "
+  cd '$g' && '$bin/trainer' fit --config '$tmp/cool.yaml' --out runs/tiny >/dev/null 2>&1 &&
+  [ -d runs/tiny/checkpoints/step-000000003 ] && [ ! -d runs/tiny/checkpoints/step-000000006 ] &&
+  cd '$root' && OUT='$tmp/gpu-out' BACKEND=cpu scripts/gpu-check.sh train '$g' 120 tiny > '$tmp/gpu.log' 2>&1 &&
+  grep -q '\"figure\": \"training\", \"run\": \"tiny\", \"step\": 6' '$tmp/gpu.log' &&
+  [ -f '$tmp/gpu-out/tiny/checkpoints/step-000000006/state.json' ] && [ -f '$tmp/gpu-out/tiny/metrics.jsonl' ] &&
+  ! grep -q cooldown '$tmp/gpu-out/tiny/config.yaml' || { cat '$tmp/gpu.log'; false; }"
 echo "== Python drop-in decoder (constriction $("$py" -c 'import importlib.metadata as m; print(m.version("constriction"))'))"
 check "scripts/decompress.py decodes the Rust compress output (MNIST, 10 images, batches of 4)" bash -c "
   '$bin/compress' --model models/pretrained/mnist-gated --in data/mnist/t10k-images-idx3-ubyte --limit 10 --batch 4 --out '$tmp/x.pcnn' >/dev/null &&

@@ -192,6 +192,16 @@ fn run_fit(a: FitArgs) -> anyhow::Result<()> {
         "checkpoint": summary.checkpoint,
     });
     println!("{line}");
+    if let Some(c) = cfg.optimizer.cooldown {
+        if summary.losses.is_empty() && summary.steps >= c.end() {
+            eprintln!(
+                "note: {}: its learning rate's cool-down ended at step {}, so there was nothing left to train; \
+                 remove optimizer.cooldown from its config.yaml to train on",
+                opts.out.display(),
+                c.end()
+            );
+        }
+    }
     Ok(())
 }
 

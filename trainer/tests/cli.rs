@@ -143,3 +143,35 @@ fn eval_scores_the_average_or_the_trained_weights() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--weights") && err.contains("trained"), "{err}");
 }
+
+#[test]
+fn a_run_whose_cooldown_ended_says_so_on_resume() {
+    require_mnist();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cool.yaml");
+    let text = std::fs::read_to_string(root().join("models/configs/tiny-gated.yaml"))
+        .unwrap()
+        .replace("  lr: 0.003\n", "  lr: 0.003\n  cooldown: {start: 1, steps: 2}\n");
+    std::fs::write(&cfg, text).unwrap();
+    let run = tmp.path().join("run");
+    let fit = |resume: bool| {
+        let mut c = trainer();
+        c.args(["fit", "--config"]).arg(&cfg).arg("--out").arg(&run);
+        if resume {
+            c.arg("--resume");
+        }
+        c.output().unwrap()
+    };
+    let out = fit(false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    assert_eq!(line["steps"], 3, "max_steps 6, the cool-down ends after step 3");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cool-down ended"));
+    let out = fit(true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cool-down ended at step 3") && err.contains("optimizer.cooldown"),
+        "{err}"
+    );
+}
