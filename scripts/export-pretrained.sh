@@ -55,6 +55,10 @@ if [ -f "$latest/ema-weights-v3.bin" ]; then
   weights="the moving average of the weights (\`ema_decay: $ema\`, \`ema-weights-v3.bin\`), which scores, samples and graphs below use"
   ema_file=", the weights' moving average"
 fi
+resume_note=""
+if grep -q '^  cooldown:' "$run/config.yaml"; then
+  resume_note=" (the run ended with a cool-down of its learning rate to zero, \`optimizer.cooldown\`: remove that key from the copied \`config.yaml\` to train on)"
+fi
 cat > "$out/MODEL_CARD.md" <<CARD
 # $name
 
@@ -63,7 +67,7 @@ cat > "$out/MODEL_CARD.md" <<CARD
 - Training: $command — stopped after **$steps optimizer steps** ($((steps * batch)) images,
   $secs s of training time on 2 CPU cores shared with other jobs, burn-flex backend). $converged
 - Weights: $weights
-- Resume: \`cp -r $out/run runs/$name && trainer fit --config runs/$name/config.yaml --out runs/$name --resume\`
+- Resume: \`cp -r $out/run runs/$name && trainer fit --config runs/$name/config.yaml --out runs/$name --resume\`$resume_note
 - Test bits/dim, \`trainer eval --run RUN --limit $limit\` (burn): \`$eval_json\`
 - Test bits/dim, whole test set, Python ONNX Runtime on \`model.onnx\`
   (\`$score_cmd\`): \`${full_json:-n/a (vector-conditioned model: no test vectors to score with)}\`
