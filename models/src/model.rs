@@ -134,8 +134,10 @@ impl<B: Backend> PixelModel<B> {
     /// its layer's bias (the same function for every one-hot code) and the code's zero then
     /// means the average label; the encoder starts there, with no spread, see
     /// [`Encoder::start_at_zero`]. A code's offset along (1, ..., 1) then changes nothing, so
-    /// training only pulls the codes of different digits apart. The rest (other projections,
-    /// the spatial map) keeps this model's initialisation. An error says which decoder
+    /// training only pulls the codes of different digits apart. An unconditional model from a
+    /// class model gets the mean row in its biases too: it starts as the class model given
+    /// the average label. The rest (other projections, the spatial map) keeps this model's
+    /// initialisation. An error says which decoder
     /// setting differs.
     pub fn init_decoder_from(mut self, source: &PixelModel<B>) -> Result<Self, String> {
         let (s, t) = (&source.spec, &self.spec);
@@ -158,6 +160,9 @@ impl<B: Backend> PixelModel<B> {
             (Decoder::Gated(ours), Decoder::Gated(theirs)) => {
                 let mut copied_cond = false;
                 let labels_to_code = matches!(s.conditioning, Conditioning::Class { .. }) && self.encoder.is_some();
+                let unconditional_from_class = matches!(s.conditioning, Conditioning::Class { .. })
+                    && matches!(t.conditioning, Conditioning::None)
+                    && self.encoder.is_none();
                 for (o, t) in ours.layers.iter_mut().zip(&theirs.layers) {
                     o.v_conv = t.v_conv.clone();
                     o.link = t.link.clone();
@@ -167,7 +172,15 @@ impl<B: Backend> PixelModel<B> {
                         (&mut o.v_cond, &t.v_cond, &mut o.v_conv),
                         (&mut o.h_cond, &t.h_cond, &mut o.h_conv),
                     ] {
-                        if matches!((mine.as_ref(), theirs), (Some(m), Some(t)) if m.same_shape(t)) {
+                        if let (None, Some(CondProjection::Dense(v)), Some(bias), true) =
+                            (mine.as_ref(), theirs, conv.bias.as_mut(), unconditional_from_class)
+                        {
+                            // no projection here: the labels' mean row (the average label's
+                            // bias) moves into the layer's bias
+                            let mean = v.val().mean_dim(0);
+                            let out = mean.dims()[1];
+                            *bias = Param::from_tensor((bias.val() + mean.reshape([out])).detach());
+                        } else if matches!((mine.as_ref(), theirs), (Some(m), Some(t)) if m.same_shape(t)) {
                             *mine = theirs.clone();
                             copied_cond = true;
                             if labels_to_code {

@@ -672,6 +672,17 @@ fn init_from_starts_the_decoder_from_a_trained_model() {
         ) > 1e-3
     );
 
+    // an unconditional model from the class model starts as it given the average label: as
+    // the auto-encoder's decoder given h = 0 (both got the labels' mean row in their biases)
+    let mut plain = sized("max_steps: 1\n");
+    plain.optimizer.lr = 1e-12;
+    plain.init_from = Some(src_run.clone());
+    let prun = tmp.path().join("plain");
+    fit::<B>(&plain, &opts(&prun, false), &Default::default()).unwrap();
+    let unconditional = logits(&load(&prun), Condition::None);
+    let average = logits(&vtuned, Condition::Vector(Tensor::zeros([2, 10], &device)));
+    assert!(diff(unconditional, average) < 1e-4);
+
     // with the decoder frozen, a real step changes the encoder and nothing of the decoder
     let mut frozen = vector.clone();
     frozen.optimizer.lr = 0.01;
