@@ -177,9 +177,7 @@ impl<B: Backend> PixelModel<B> {
                         {
                             // no projection here: the labels' mean row (the average label's
                             // bias) moves into the layer's bias
-                            let mean = v.val().mean_dim(0);
-                            let out = mean.dims()[1];
-                            *bias = Param::from_tensor((bias.val() + mean.reshape([out])).detach());
+                            add_mean_row(bias, v);
                         } else if matches!((mine.as_ref(), theirs), (Some(m), Some(t)) if m.same_shape(t)) {
                             *mine = theirs.clone();
                             copied_cond = true;
@@ -187,10 +185,8 @@ impl<B: Backend> PixelModel<B> {
                                 if let (Some(CondProjection::Dense(v)), Some(bias)) =
                                     (mine.as_mut(), conv.bias.as_mut())
                                 {
-                                    let mean = v.val().mean_dim(0);
-                                    let out = mean.dims()[1];
-                                    *v = Param::from_tensor((v.val() - mean.clone()).detach());
-                                    *bias = Param::from_tensor((bias.val() + mean.reshape([out])).detach());
+                                    let mean = add_mean_row(bias, v);
+                                    *v = Param::from_tensor((v.val() - mean).detach());
                                 }
                             }
                         }
@@ -246,4 +242,13 @@ pub fn nll_nats<B: Backend>(logits: Tensor<B, 5>, targets: Tensor<B, 4, Int>) ->
 /// bits/dim of each image: nats / (D ln 2).
 pub fn bits_per_dim<B: Backend>(nats: Tensor<B, 1>, spec: &ModelSpec) -> Tensor<B, 1> {
     nats.div_scalar(spec.dims() as f64 * std::f64::consts::LN_2)
+}
+
+/// Adds the mean row of a one-hot projection `[classes, out]` (the average label's bias) to a
+/// layer's bias; returns that row, `[1, out]`.
+fn add_mean_row<B: Backend>(bias: &mut Param<Tensor<B, 1>>, projection: &Param<Tensor<B, 2>>) -> Tensor<B, 2> {
+    let mean = projection.val().mean_dim(0);
+    let out = mean.dims()[1];
+    *bias = Param::from_tensor((bias.val() + mean.clone().reshape([out])).detach());
+    mean
 }
