@@ -42,10 +42,19 @@ def check(out_dir, tol):
         sys.exit(f"FAILED: Python ONNX Runtime differs from burn by {dl} (logits), {db} (bits/dim); tolerance {tol}")
 
 
+def read_idx_bytes(path):
+    """An IDX file's bytes, raw or gzipped; PATH may also name the file without its `.gz`."""
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        path += ".gz"
+    try:
+        raw = open(path, "rb").read()
+    except OSError as e:
+        sys.exit(f"{path}: {e.strerror} (scripts/fetch-data.sh downloads MNIST and Fashion-MNIST)")
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
 def read_idx(path):
-    raw = open(path, "rb").read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = read_idx_bytes(path)
     magic, n, r, c = np.frombuffer(raw[:16], dtype=">u4")
     if magic != 0x803 or len(raw) != 16 + n * r * c:
         sys.exit(f"{path}: not an IDX uint8 image file of the expected size")
@@ -53,9 +62,7 @@ def read_idx(path):
 
 
 def read_labels(path):
-    raw = open(path, "rb").read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = read_idx_bytes(path)
     magic, n = np.frombuffer(raw[:8], dtype=">u4")
     if magic != 0x801 or len(raw) != 8 + n:
         sys.exit(f"{path}: not an IDX uint8 label file of the expected size")

@@ -3,7 +3,7 @@
 # spec, test bits/dim from `trainer eval` (burn) and from Python ONNX Runtime on the whole
 # test set, a sample grid, the exact training command, and the run itself (config, metrics,
 # latest checkpoint) under NAME/run/ so training can be resumed:
-#   cp -r models/pretrained/NAME/run runs/NAME
+#   mkdir -p runs && cp -r models/pretrained/NAME/run runs/NAME
 #   trainer fit --config runs/NAME/config.yaml --out runs/NAME --resume
 #   scripts/export-pretrained.sh RUN_DIR NAME "HOW IT WAS TRAINED (markdown)" [EVAL_LIMIT] [SAMPLE_ARGS]
 set -euo pipefail
@@ -28,6 +28,7 @@ mode=cached; [ -f "$out/step_row.onnx" ] || mode=naive
 files="\`model.onnx\` (scoring, naive sampling), \`README.md\` (interface)"
 [ "$mode" = cached ] && files="\`model.onnx\` (scoring, naive sampling), \`step_row.onnx\` + \`step_pixel.onnx\` (cached
   sampling), \`README.md\` (interface)"
+[ -f "$out/encoder.onnx" ] && files="$files, \`encoder.onnx\` (the encoder: image to code h)"
 eval_json="$("$bin"/trainer eval --run "$run" --limit "$limit")"
 dataset=$(sed -n 's/^  path: //p' "$run/config.yaml" | head -n1)
 full_json=""
@@ -67,7 +68,7 @@ cat > "$out/MODEL_CARD.md" <<CARD
 - Training: $command — stopped after **$steps optimizer steps** ($((steps * batch)) images,
   $secs s of training time on 2 CPU cores shared with other jobs, burn-flex backend). $converged
 - Weights: $weights
-- Resume: \`cp -r $out/run runs/$name && trainer fit --config runs/$name/config.yaml --out runs/$name --resume\`$resume_note
+- Resume: \`mkdir -p runs && cp -r $out/run runs/$name && trainer fit --config runs/$name/config.yaml --out runs/$name --resume\`$resume_note
 - Test bits/dim, \`trainer eval --run RUN --limit $limit\` (burn): \`$eval_json\`
 - Test bits/dim, whole test set, Python ONNX Runtime on \`model.onnx\`
   (\`$score_cmd\`): \`${full_json:-n/a (vector-conditioned model: no test vectors to score with)}\`

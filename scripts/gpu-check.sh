@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# GPU check and GPU training, prepared here and run there (the GPU machine has CUDA 13 / driver 580, PyTorch and Python
-# onnxruntime (CPU), but no Rust toolchain, no TensorRT and no network):
+# GPU check and GPU training for a GPU machine without a Rust toolchain or network access:
+# built where Rust is, run there (needs an NVIDIA driver for CUDA 13; PyTorch and Python
+# onnxruntime there for the peers and checks):
 #
 #   scripts/gpu-check.sh bundle DIR   (here, with Rust) builds the CUDA binaries
 #       (CUDARC_CUDA_VERSION=13000, --features cuda), and puts them with gzipped MNIST,
 #       the configs, the scripts, a 32x32x3 benchmark export and the shipped runs RUNS
-#       (default: mnist-gated mnist-class mnist-ae fashion-gated) into DIR. Carry DIR (it
-#       stays under 64 MiB). ONNX Runtime GPU (scripts/setup-ort.sh --gpu, 284 MB) is too
-#       big for one carry: split .ort/gpu/*.so* (split -b 60m) and send the parts in
-#       consecutive calls, then `cat` them back into DIR/.ort/gpu/ on the machine.
+#       (default: mnist-gated mnist-class mnist-ae fashion-gated) into DIR (its size printed at the end):
+#       copy DIR to the GPU machine. ONNX Runtime GPU (scripts/setup-ort.sh --gpu, 284 MB)
+#       goes to DIR/.ort/gpu/ there (split -b 60m and `cat` it back where a transfer limits
+#       file sizes).
 #   scripts/gpu-check.sh run DIR      (there) in under 8 minutes: burn-cuda training on
 #       MNIST (images/s, test bits/dim), PyTorch training on the same architecture,
 #       ONNX Runtime CUDA vs CPU logits, and naive vs cached sampling on ort-cuda at
@@ -21,7 +22,7 @@
 #       $OUT/NAME/ for `trainer fit --resume` here. BACKEND=cpu tries it without a GPU.
 set -euo pipefail
 cmd="${1:-}"; dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 2,21p "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 2,22p "$0"; exit 2; }
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
 if [ "$cmd" = bundle ]; then
@@ -30,7 +31,12 @@ if [ "$cmd" = bundle ]; then
   CUDARC_CUDA_VERSION=13000 cargo build --release --features pixelcnn-trainer/cuda -p pixelcnn-trainer --bin trainer
   cargo build --release -p pixelcnn-exporter -p pixelcnn-runtime --bins --examples
   cp target/release/{trainer,exporter,sample} target/release/examples/{bench_sample,compare_engines} "$dir/bin/"
-  for f in data/mnist/*-ubyte; do gzip -c "$f" > "$dir/data/mnist/$(basename "$f").gz"; done
+  # the data as .gz (fetch-data.sh keeps MNIST raw and Fashion-MNIST gzipped)
+  pack() { for f in "$1"/*-ubyte "$1"/*-ubyte.gz; do
+    [ -e "$f" ] || continue
+    case "$f" in *.gz) cp "$f" "$2/" ;; *) gzip -c "$f" > "$2/$(basename "$f").gz" ;; esac
+  done; }
+  pack data/mnist "$dir/data/mnist"
   cp -r models/configs "$dir/models/"
   cp scripts/reference_torch.py scripts/gpu-check.sh "$dir/scripts/"
   # the shipped runs RUNS, for `train`: config (epochs raised, so time alone stops them),
@@ -40,7 +46,7 @@ if [ "$cmd" = bundle ]; then
     sed -i 's/^epochs: .*/epochs: 1000/' "$dir/runs/$name/config.yaml"
     if grep -q '^  path: data/fashion-mnist' "$dir/runs/$name/config.yaml"; then
       mkdir -p "$dir/data/fashion-mnist"
-      for f in data/fashion-mnist/*-ubyte; do gzip -c "$f" > "$dir/data/fashion-mnist/$(basename "$f").gz"; done
+      pack data/fashion-mnist "$dir/data/fashion-mnist"
     fi
   done
   target/release/exporter --to onnx --spec models/configs/bench/rgb32-gated.yaml --out "$dir/rgb32-onnx" >/dev/null

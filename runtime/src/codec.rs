@@ -390,12 +390,40 @@ pub fn read_images(path: &Path, spec: &ModelSpec) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Writes images as [`read_images`] reads them (PNG: exactly one image).
+/// How [`write_images`] stores images, picked by the output path's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// `.png`: exactly one image.
+    Png,
+    /// `.npy`: uint8 `[N, C, H, W]`.
+    Npy,
+    /// IDX (gray images): a name without an extension, `.idx`, or ending in `ubyte`.
+    Idx,
+}
+
+impl ImageFormat {
+    /// The format to write `path` in. Anything else (a lossy `.jpg`, a `.gz` that would hold
+    /// raw bytes) is refused here, so a command can check its output before any work.
+    pub fn for_output(path: &Path) -> anyhow::Result<Self> {
+        match extension(path).as_str() {
+            "png" => Ok(Self::Png),
+            "npy" => Ok(Self::Npy),
+            e if e.is_empty() || e == "idx" || e.ends_with("ubyte") => Ok(Self::Idx),
+            e => anyhow::bail!(
+                "{}: cannot write `.{e}` images; expected .png (one image), .npy, or an IDX file name \
+                 (no extension, .idx, or ending in ubyte; written uncompressed)",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Writes images as [`read_images`] reads them, in [`ImageFormat::for_output`]'s format.
 pub fn write_images(path: &Path, images: &[u8], spec: &ModelSpec) -> anyhow::Result<()> {
     let (c, h, w) = (spec.channels, spec.height, spec.width);
     let n = images.len() / spec.dims();
-    match extension(path).as_str() {
-        "png" => {
+    match ImageFormat::for_output(path)? {
+        ImageFormat::Png => {
             anyhow::ensure!(
                 n == 1,
                 "{}: a PNG holds one image, not {n} (use .npy or IDX)",
@@ -403,8 +431,8 @@ pub fn write_images(path: &Path, images: &[u8], spec: &ModelSpec) -> anyhow::Res
             );
             Ok(pixelcnn_core::grid::write_image(path, images, c, h, w)?)
         }
-        "npy" => Ok(pixelcnn_core::npy::write_images(path, images, [n, c, h, w])?),
-        _ => {
+        ImageFormat::Npy => Ok(pixelcnn_core::npy::write_images(path, images, [n, c, h, w])?),
+        ImageFormat::Idx => {
             anyhow::ensure!(c == 1, "{}: IDX holds gray images; write RGB as .npy", path.display());
             Ok(pixelcnn_core::idx::write_images(path, images, n, h, w)?)
         }
@@ -414,6 +442,20 @@ pub fn write_images(path: &Path, images: &[u8], spec: &ModelSpec) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_formats_follow_the_extension_and_lossy_or_gzip_names_are_refused() {
+        let f = |p: &str| ImageFormat::for_output(Path::new(p));
+        assert_eq!(f("a.PNG").unwrap(), ImageFormat::Png);
+        assert_eq!(f("a.npy").unwrap(), ImageFormat::Npy);
+        for idx in ["decoded-idx3-ubyte", "a.idx", "b.idx3-ubyte", "plain"] {
+            assert_eq!(f(idx).unwrap(), ImageFormat::Idx, "{idx}");
+        }
+        for bad in ["a.jpg", "a.jpeg", "t10k-images-idx3-ubyte.gz", "a.bmp"] {
+            let e = f(bad).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains(".png") && e.contains(".npy"), "{e}");
+        }
+    }
 
     #[test]
     fn portable_exp_is_close_to_libm_everywhere_it_is_used() {

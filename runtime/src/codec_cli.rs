@@ -77,6 +77,7 @@ pub fn compress_main(cli: CompressCli) -> anyhow::Result<()> {
 }
 
 pub fn decompress_main(cli: DecompressCli) -> anyhow::Result<()> {
+    codec::ImageFormat::for_output(&cli.out)?;
     let export = Export::open(&cli.model)?;
     let file = std::fs::read(&cli.input).with_context(|| format!("reading {}", cli.input.display()))?;
     let t = Instant::now();

@@ -247,4 +247,20 @@ fn compress_and_decompress_round_trip_a_png_and_refuse_bad_files() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // an output it cannot write losslessly is refused before decoding, naming the choices
+    let out = Command::new(decompress)
+        .arg("--model")
+        .arg(&model)
+        .arg("--in")
+        .arg(&pcnn)
+        .arg("--out")
+        .arg(tmp.path().join("back.jpg"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("back.jpg") && err.contains(".npy") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("back.jpg").exists());
 }
