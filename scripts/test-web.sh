@@ -7,7 +7,7 @@
 #     within 1e-4,
 #   - an uploaded PNG of that test image gives the model the same pixels, and a digit
 #     drawn with the mouse is scored over every label (shipped mnist-class),
-# and prints browser vs native ONNX Runtime sampling speed on the shipped mnist-gated.
+# and prints browser vs native ONNX Runtime sampling speed on the shipped mnist-gated-small (7 layers).
 #   BIN_DIR=target/debug scripts/test-web.sh     # BIN_DIR unset: cargo build first
 # Installs what it needs: Chromium from Debian (apt-get) if /usr/bin/chromium is missing,
 # onnxruntime-web and playwright-core from web/package-lock.json (npm ci; no browser
@@ -31,7 +31,7 @@ fi
 
 # what the browser's results are compared with: one seed, temperature, batch and label for
 # all; the seed is near 2^64 so that the 64-bit wrap-around of the per-image seeds is used
-export SEED=18446744073709551000 TEMPERATURE=0.8 N=3 LABEL=3 ROWS=14 SPEED_MODEL=mnist-gated SPEED_SEED=1
+export SEED=18446744073709551000 TEMPERATURE=0.8 N=3 LABEL=3 ROWS=14 SPEED_MODEL=mnist-gated-small SPEED_SEED=1
 tmp="$(mktemp -d)"; server=""
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
 # MNIST's first test image as a PNG for `sample --complete`, and its label

@@ -18,6 +18,7 @@ if (params.has('threads')) ort.env.wasm.numThreads = Number(params.get('threads'
 // The shipped exports and the test set each was trained on.
 const PRESETS = {
   'mnist-gated': { dir: 'models/pretrained/mnist-gated/', testSet: 'mnist' },
+  'mnist-gated-small': { dir: 'models/pretrained/mnist-gated-small/', testSet: 'mnist' },
   'mnist-class': { dir: 'models/pretrained/mnist-class/', testSet: 'mnist' },
   'fashion-gated': { dir: 'models/pretrained/fashion-gated/', testSet: 'fashion' },
 };
