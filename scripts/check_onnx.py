@@ -10,11 +10,13 @@
                                   class-conditional model is scored given each image's
                                   true label (--labels).
 """
-import argparse, gzip, json, os, sys
+import argparse, json, os, sys
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+
+from idxfile import read_idx as read_idx_file
 
 
 def contract_of(path):
@@ -42,31 +44,18 @@ def check(out_dir, tol):
         sys.exit(f"FAILED: Python ONNX Runtime differs from burn by {dl} (logits), {db} (bits/dim); tolerance {tol}")
 
 
-def read_idx_bytes(path):
-    """An IDX file's bytes, raw or gzipped; PATH may also name the file without its `.gz`."""
-    if not os.path.exists(path) and os.path.exists(path + ".gz"):
-        path += ".gz"
-    try:
-        raw = open(path, "rb").read()
-    except OSError as e:
-        sys.exit(f"{path}: {e.strerror} (scripts/fetch-data.sh downloads MNIST and Fashion-MNIST)")
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-
-
 def read_idx(path):
-    raw = read_idx_bytes(path)
-    magic, n, r, c = np.frombuffer(raw[:16], dtype=">u4")
-    if magic != 0x803 or len(raw) != 16 + n * r * c:
-        sys.exit(f"{path}: not an IDX uint8 image file of the expected size")
-    return np.frombuffer(raw[16:], dtype=np.uint8).reshape(n, 1, r, c)
+    x = read_idx_file(path)
+    if x.ndim != 3:
+        sys.exit(f"{path}: not an IDX image file (shape {list(x.shape)})")
+    return x[:, None]
 
 
 def read_labels(path):
-    raw = read_idx_bytes(path)
-    magic, n = np.frombuffer(raw[:8], dtype=">u4")
-    if magic != 0x801 or len(raw) != 8 + n:
-        sys.exit(f"{path}: not an IDX uint8 label file of the expected size")
-    return np.frombuffer(raw[8:], dtype=np.uint8).astype(np.int64)
+    y = read_idx_file(path)
+    if y.ndim != 1:
+        sys.exit(f"{path}: not an IDX label file (shape {list(y.shape)})")
+    return y.astype(np.int64)
 
 
 def score(out_dir, images_path, labels_path, limit, batch=250):

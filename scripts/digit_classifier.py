@@ -24,23 +24,11 @@ They err differently: the MLP reads the coarse layout of ink, the CNN local stro
 
 IMAGES: uint8 [n, 1, 28, 28] (what `sample --out X.npy` writes); LABELS: int [n].
 """
-import argparse, contextlib, gzip, json, os, sys
+import argparse, contextlib, json, os, sys
 
 import numpy as np
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
-        sys.exit(f"{path}: not an unsigned-byte IDX file")
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * k:8 + 4 * k], "big") for k in range(dims)]
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
-    if body.size != int(np.prod(shape)):
-        sys.exit(f"{path}: header says {shape}, file holds {body.size} values")
-    return body.reshape(shape)
+from idxfile import read_idx  # noqa: F401 (also used by scripts/test.sh)
 
 
 def find(data, stem):

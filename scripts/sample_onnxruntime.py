@@ -11,11 +11,13 @@ softmax in float64), so a seed gives the same images as the Rust `sample` comman
       teacher-forces test images through the step graphs and compares every step's
       logits with model.onnx (fails above --tol, default 1e-4).
 """
-import argparse, gzip, json, os, sys, time
+import argparse, json, os, sys, time
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+
+from idxfile import read_idx
 
 MASK = (1 << 64) - 1
 
@@ -150,19 +152,10 @@ def write_pgm(path, imgs):
         f.write(b"P5 %d %d 255\n" % (grid.shape[1], grid.shape[0]) + grid.tobytes())
 
 
-def read_idx(path, limit):
-    raw = open(path, "rb").read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    magic, n, r, c = np.frombuffer(raw[:16], dtype=">u4")
-    assert magic == 0x803, f"{path}: not IDX images"
-    return np.frombuffer(raw[16:], dtype=np.uint8).reshape(n, 1, r, c)[:limit]
-
-
 def check(a):
     m = Model(a.out_dir)
     C, H, W = m.spec["channels"], m.spec["height"], m.spec["width"]
-    x = read_idx(a.check, a.n)
+    x = read_idx(a.check)[:, None][:a.n]
     if x.shape[1:] != (C, H, W):
         sys.exit(f"{a.check}: images are {x.shape[1:]}, the model expects {(C, H, W)}")
     n = len(x)
