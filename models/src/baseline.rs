@@ -16,7 +16,7 @@ use crate::fused::FusedOps;
 use crate::head::Head;
 use crate::lower::{Burn, Lower};
 use crate::masks::{self, MaskKind};
-use crate::rows::{network_input, RowShape, TapIndex};
+use crate::rows::{network_input, TapIndex};
 use crate::spec::{Conditioning, ModelSpec};
 
 /// A convolution's kernel shape and padding: what its gather index depends on.
@@ -79,7 +79,7 @@ impl<B: Backend> PixelCnn<B> {
                 Some((k, t)) if k == key => t,
                 _ => layer.conv.tap_index(shape, &device),
             };
-            h = layer.forward_rows(h, &cond, &t, shape, l == 0);
+            h = layer.forward_rows(h, &cond, &t, l == 0);
             taps = Some((key, t));
         }
         self.head.forward_rows(h)
@@ -98,21 +98,14 @@ impl<B: Backend> PixelCnn<B> {
 impl<B: Backend> MaskedLayer<B> {
     /// [`Self::lower_image`] on rows `[B*H*W, in]` of `shape`, the conv's taps read through
     /// `taps`.
-    pub fn forward_rows(
-        &self,
-        x: Tensor<B, 2>,
-        cond: &RowCond<B>,
-        taps: &TapIndex<B>,
-        shape: RowShape,
-        first: bool,
-    ) -> Tensor<B, 2>
+    pub fn forward_rows(&self, x: Tensor<B, 2>, cond: &RowCond<B>, taps: &TapIndex<B>, first: bool) -> Tensor<B, 2>
     where
         B: FusedOps,
     {
         let input = if first { x.clone() } else { activation::relu(x.clone()) };
         let y = self.conv.forward_rows(input, Some(taps));
         let y = match (&self.cond, cond) {
-            (Some(p), Some(c)) => p.add_rows(y, c, shape),
+            (Some(p), Some(c)) => p.add_rows(y, c),
             _ => y,
         };
         if first {

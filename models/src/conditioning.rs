@@ -11,7 +11,6 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::conv::{uniform_param, Conv};
 use crate::fused::FusedOps;
-use crate::rows::{add_per_image, RowShape};
 use crate::spec::Conditioning;
 use pixelcnn_core::CondInput;
 
@@ -116,13 +115,14 @@ impl<B: Backend> CondProjection<B> {
         }
     }
 
-    /// `x + V^T h` for row-layout pre-activations `x` `[B*H*W, out]`.
-    pub fn add_rows(&self, x: Tensor<B, 2>, features: &Tensor<B, 2>, shape: RowShape) -> Tensor<B, 2>
+    /// `x + V^T h` for row-layout pre-activations `x` `[B*H*W, out]` and features
+    /// `[B*H*W, in]`, one row per pixel ([`crate::rows::network_input`]).
+    pub fn add_rows(&self, x: Tensor<B, 2>, features: &Tensor<B, 2>) -> Tensor<B, 2>
     where
         B: FusedOps,
     {
         match self {
-            Self::Dense(w) => add_per_image(x, features.clone().matmul(w.val()), shape),
+            Self::Dense(w) => x + features.clone().matmul(w.val()),
             Self::Map(conv) => x + conv.forward_rows(features.clone(), None),
         }
     }

@@ -106,7 +106,7 @@ impl<B: Backend> GatedLayer<B> {
         B: FusedOps,
     {
         let add_cond = |x, proj: &Option<CondProjection<B>>| match (proj, cond) {
-            (Some(p), Some(c)) => p.add_rows(x, c, taps.shape),
+            (Some(p), Some(c)) => p.add_rows(x, c),
             _ => x,
         };
         let v_pre = add_cond(self.v_conv.forward_rows(v, Some(&taps.vertical)), &self.v_cond);

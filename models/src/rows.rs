@@ -87,10 +87,21 @@ impl<B: Backend> TapIndex<B> {
 }
 
 /// The input of a row-layout network: images `[B, C, H, W]` as rows, their conditioning
-/// features as rows ([`RowCond`]) and the row shape.
+/// features as rows ([`RowCond`]: one per pixel, a 1x1 map repeated over its image, so
+/// every layer adds `V^T h` as one matrix product and a same-shape sum) and the row shape.
 pub fn network_input<B: Backend>(x: Tensor<B, 4>, cond: &CondFeatures<B>) -> (Tensor<B, 2>, RowCond<B>, RowShape) {
     let [batch, _, height, width] = x.dims();
-    (to_rows(x), cond.clone().map(to_rows), RowShape { batch, height, width })
+    let cond = cond.clone().map(|c| {
+        let [b, dim, ch, cw] = c.dims();
+        match (ch, cw) {
+            (1, 1) if height * width > 1 => c
+                .reshape([b, 1, dim])
+                .repeat_dim(1, height * width)
+                .reshape([b * height * width, dim]),
+            _ => to_rows(c),
+        }
+    });
+    (to_rows(x), cond, RowShape { batch, height, width })
 }
 
 /// `[B, C, H, W]` -> rows `[B*H*W, C]`.
@@ -104,12 +115,6 @@ pub fn from_rows<B: Backend>(x: Tensor<B, 2>, shape: RowShape) -> Tensor<B, 4> {
     let c = x.dims()[1];
     x.reshape([shape.batch, shape.height, shape.width, c])
         .permute([0, 3, 1, 2])
-}
-
-/// Adds a per-image term `[B, C]` to every pixel's row of `x` `[B*H*W, C]`.
-pub fn add_per_image<B: Backend>(x: Tensor<B, 2>, term: Tensor<B, 2>, shape: RowShape) -> Tensor<B, 2> {
-    let [n, c] = x.dims();
-    (x.reshape([shape.batch, shape.pixels(), c]) + term.unsqueeze_dim::<3>(1)).reshape([n, c])
 }
 
 #[cfg(test)]
