@@ -14,10 +14,13 @@ model="$1"; n="${2:-100}"; grid="${3:-}"
 source "$(dirname "$0")/lib/digits.sh"
 "$py" - "$model" "$n" "$tmp" <<'PY'
 import sys, numpy as np, onnxruntime as ort
+sys.path.insert(0, "scripts")
+from idxfile import read_idx
 model, n, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-raw = open("data/mnist/t10k-images-idx3-ubyte", "rb").read()
-x = np.frombuffer(raw[16:16 + n * 784], np.uint8).reshape(n, 1, 28, 28)
-labels = np.frombuffer(open("data/mnist/t10k-labels-idx1-ubyte", "rb").read()[8:8 + n], np.uint8)
+x = read_idx("data/mnist/t10k-images-idx3-ubyte")[:n].reshape(-1, 1, 28, 28)
+labels = read_idx("data/mnist/t10k-labels-idx1-ubyte")[:n]
+if len(x) < n:
+    sys.exit(f"data/mnist/t10k-images-idx3-ubyte: {len(x)} test images, {n} asked for")
 enc = ort.InferenceSession(f"{model}/encoder.onnx", providers=["CPUExecutionProvider"])
 h = np.concatenate([enc.run(None, {"image": x[k:k + 1]})[0] for k in range(n)]).astype(np.float32)
 np.save(f"{tmp}/x.npy", x); np.save(f"{tmp}/h.npy", h); np.save(f"{tmp}/labels.npy", labels.astype(np.int64))

@@ -90,7 +90,7 @@ echo "== Python drop-in decoder (constriction $("$py" -c 'import importlib.metad
 check "scripts/decompress.py decodes the Rust compress output (MNIST, 10 images, batches of 4)" bash -c "
   '$bin/compress' --model models/pretrained/mnist-gated --in data/mnist/t10k-images-idx3-ubyte --limit 10 --batch 4 --out '$tmp/x.pcnn' >/dev/null &&
   '$py' scripts/decompress.py --model models/pretrained/mnist-gated --in '$tmp/x.pcnn' --out '$tmp/x.npy' >/dev/null &&
-  '$py' -c \"import numpy as np, sys; raw = open('data/mnist/t10k-images-idx3-ubyte', 'rb').read(); x = np.frombuffer(raw[16:16 + 10 * 784], np.uint8).reshape(10, 1, 28, 28); sys.exit(0 if (np.load('$tmp/x.npy') == x).all() else 'Python decoding differs from the images')\""
+  '$py' -c \"import numpy as np, sys; sys.path.insert(0, 'scripts'); from idxfile import read_idx; x = read_idx('data/mnist/t10k-images-idx3-ubyte')[:10].reshape(10, 1, 28, 28); sys.exit(0 if (np.load('$tmp/x.npy') == x).all() else 'Python decoding differs from the images')\""
 echo "== Browser checks (headless Chromium + onnxruntime-web: scripts/test-web.sh)"
 set +e
 BIN_DIR="$bin" scripts/test-web.sh 2>&1 | tee "$tmp/web.log"
