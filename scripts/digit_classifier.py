@@ -28,15 +28,7 @@ import argparse, contextlib, json, os, sys
 
 import numpy as np
 
-from idxfile import read_idx  # noqa: F401 (also used by scripts/test.sh)
-
-
-def find(data, stem):
-    for name in (stem, stem + ".gz"):
-        p = os.path.join(data, name)
-        if os.path.exists(p):
-            return p
-    sys.exit(f"{data}: no {stem}[.gz] (scripts/fetch-data.sh fetches MNIST)")
+from idxfile import read_idx
 
 
 def forward(params, x):
@@ -53,7 +45,7 @@ DEFAULT_MODEL = {"mlp": "data/digit-classifier.npz", "cnn": "data/digit-classifi
 
 
 def mnist(data):
-    return [read_idx(find(data, stem)) for stem in (
+    return [read_idx(os.path.join(data, stem)) for stem in (
         "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
 
 

@@ -55,10 +55,11 @@ import json, subprocess, sys
 import numpy as np
 import onnxruntime as ort
 sys.path.insert(0, "scripts")
-from digit_classifier import bayes_bits, find, read_idx
+from digit_classifier import bayes_bits
+from idxfile import read_idx
 model = sys.argv[1]
-x = read_idx(find("data/mnist", "t10k-images-idx3-ubyte"))[:30].reshape(-1, 1, 28, 28)
-y = read_idx(find("data/mnist", "t10k-labels-idx1-ubyte"))[:30].astype(np.int64)
+x = read_idx("data/mnist/t10k-images-idx3-ubyte")[:30].reshape(-1, 1, 28, 28)
+y = read_idx("data/mnist/t10k-labels-idx1-ubyte")[:30].astype(np.int64)
 bits = bayes_bits(model, x)
 sess = ort.InferenceSession(f"{model}/model.onnx", providers=["CPUExecutionProvider"])
 each = np.stack([sess.run(["bits_per_dim"], {"image": x, "label": np.full(len(x), k, np.int64)})[0]

@@ -28,11 +28,6 @@ impl RowShape {
     pub fn rows(&self) -> usize {
         self.batch * self.height * self.width
     }
-
-    /// Pixels per image.
-    pub fn pixels(&self) -> usize {
-        self.height * self.width
-    }
 }
 
 /// Source rows of a convolution's taps, as an int tensor of `N * taps` entries.
@@ -94,7 +89,7 @@ pub fn network_input<B: Backend>(x: Tensor<B, 4>, cond: &CondFeatures<B>) -> (Te
     let cond = cond.clone().map(|c| {
         let [b, dim, ch, cw] = c.dims();
         match (ch, cw) {
-            (1, 1) if height * width > 1 => c
+            (1, 1) => c
                 .reshape([b, 1, dim])
                 .repeat_dim(1, height * width)
                 .reshape([b * height * width, dim]),
