@@ -1,9 +1,10 @@
-//! `exporter --to onnx --run RUN_DIR --out OUT_DIR [--opset N]`
+//! `exporter --to onnx --run RUN_DIR --out OUT_DIR [--weights deployed|trained] [--opset N]`
 use std::path::PathBuf;
 
 use clap::Parser;
 use pixelcnn_models::backend::Cpu;
-use pixelcnn_models::{checkpoint, ModelSpec, PixelModel};
+use pixelcnn_models::checkpoint::{self, Weights};
+use pixelcnn_models::{ModelSpec, PixelModel};
 
 #[derive(Parser, Debug)]
 #[command(name = "exporter", version, about = "Export a trained PixelCNN run as ONNX graphs")]
@@ -19,6 +20,9 @@ struct Cli {
     /// matter.
     #[arg(long)]
     spec: Option<PathBuf>,
+    /// Which of the checkpoint's weights to export (with --run).
+    #[arg(long, value_enum, default_value_t = Weights::Deployed, conflicts_with = "spec")]
+    weights: Weights,
     #[arg(long)]
     out: PathBuf,
     #[arg(long, default_value_t = pixelcnn_exporter::DEFAULT_OPSET)]
@@ -51,11 +55,11 @@ fn main() {
         let (model, ckpt, weights) = match (&cli.run, &cli.spec) {
             (Some(run), _) => {
                 let ckpt = checkpoint::latest(run)?;
-                let weights = checkpoint::weights_name(checkpoint::has_ema(&ckpt));
+                let averaged = cli.weights == Weights::Deployed && checkpoint::has_ema(&ckpt);
                 (
-                    checkpoint::load_model::<Cpu>(&ckpt, &Default::default())?,
+                    checkpoint::load_weights::<Cpu>(&ckpt, cli.weights, &Default::default())?,
                     ckpt,
-                    weights,
+                    checkpoint::weights_name(averaged),
                 )
             }
             (None, spec) => {

@@ -202,8 +202,10 @@ pub fn record_from_bytes<B: Backend, R: burn::record::Record<B>>(
     Recorder::<B>::load(&Rec::default(), bytes, device).map_err(|e| e.to_string())
 }
 
-/// Which weights of a checkpoint to load.
+/// Which weights of a checkpoint to load (with the `clap` feature, also the binaries'
+/// `--weights deployed|trained`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Weights {
     /// The weights to deploy: the moving average when the run kept one
     /// ([`EMA_FILE`]), else the optimizer's.

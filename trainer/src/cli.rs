@@ -32,7 +32,7 @@ pub enum Command {
     /// one, `ema_decay`; `--weights trained` for the optimizer's own); prints one JSON line.
     Eval(EvalArgs),
     /// Sample a PNG grid from a run's latest checkpoint (the moving average when the run
-    /// keeps one).
+    /// keeps one; `--weights trained` for the optimizer's own).
     Sample(SampleArgs),
 }
 
@@ -79,26 +79,8 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Which of the checkpoint's weights to score.
-    #[arg(long, value_enum, default_value_t = WeightsArg::Deployed)]
-    pub weights: WeightsArg,
-}
-
-/// `--weights`: a checkpoint's weights to deploy, or the optimizer's own.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WeightsArg {
-    /// The moving average when the run keeps one, else the optimizer's weights.
-    Deployed,
-    /// The optimizer's own weights (what `--resume` continues from).
-    Trained,
-}
-
-impl From<WeightsArg> for checkpoint::Weights {
-    fn from(w: WeightsArg) -> Self {
-        match w {
-            WeightsArg::Deployed => checkpoint::Weights::Deployed,
-            WeightsArg::Trained => checkpoint::Weights::Trained,
-        }
-    }
+    #[arg(long, value_enum, default_value_t = checkpoint::Weights::Deployed)]
+    pub weights: checkpoint::Weights,
 }
 
 #[derive(Args, Debug)]
@@ -122,6 +104,9 @@ pub struct SampleArgs {
     /// the cached steps.
     #[arg(long)]
     pub naive_burn: bool,
+    /// Which of the checkpoint's weights to sample from.
+    #[arg(long, value_enum, default_value_t = checkpoint::Weights::Deployed)]
+    pub weights: checkpoint::Weights,
 }
 
 /// Evaluates `$body` with the type `$B` naming the burn backend `$kind` names.
@@ -216,7 +201,7 @@ fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicB
     Ok(flag)
 }
 
-/// The run's config (for its data section) and latest model (the weights to deploy).
+/// The run's config (for its data section) and latest model (the chosen weights).
 pub fn load_run<B: Backend>(
     run: &Path,
     weights: checkpoint::Weights,
@@ -233,7 +218,7 @@ fn run_eval<B: FusedOps>(a: EvalArgs) -> anyhow::Result<()> {
     let device = Default::default();
     anyhow::ensure!(a.batch_size > 0, "--batch-size must be positive");
     anyhow::ensure!(a.limit != Some(0), "--limit must be positive");
-    let (cfg, model) = load_run::<B>(&a.run, a.weights.into(), &device)?;
+    let (cfg, model) = load_run::<B>(&a.run, a.weights, &device)?;
     let train = match a.split.as_str() {
         "test" => false,
         "train" => true,
@@ -247,7 +232,7 @@ fn run_eval<B: FusedOps>(a: EvalArgs) -> anyhow::Result<()> {
 
 fn run_sample<B: FusedOps>(a: SampleArgs) -> anyhow::Result<()> {
     let device = Default::default();
-    let (cfg, model) = load_run::<B>(&a.run, checkpoint::Weights::Deployed, &device)?;
+    let (cfg, model) = load_run::<B>(&a.run, a.weights, &device)?;
     let spec = model.spec.clone();
     let cond = match (spec.decoder_conditioning(), a.label) {
         (want @ Conditioning::Class { .. }, Some(l)) => {
