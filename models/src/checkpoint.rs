@@ -207,8 +207,8 @@ pub fn record_from_bytes<B: Backend, R: burn::record::Record<B>>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Weights {
-    /// The weights to deploy: the moving average when the run kept one
-    /// ([`EMA_FILE`]), else the optimizer's.
+    /// The weights to deploy: their moving average when the run keeps one, else the
+    /// optimizer's.
     Deployed,
     /// The optimizer's own weights (what `--resume` continues from).
     Trained,
