@@ -55,11 +55,11 @@ fn main() {
         let (model, ckpt, weights) = match (&cli.run, &cli.spec) {
             (Some(run), _) => {
                 let ckpt = checkpoint::latest(run)?;
-                let averaged = cli.weights == Weights::Deployed && checkpoint::has_ema(&ckpt);
+                let weights = checkpoint::weights_name(cli.weights.averaged(&ckpt));
                 (
                     checkpoint::load_weights::<Cpu>(&ckpt, cli.weights, &Default::default())?,
                     ckpt,
-                    checkpoint::weights_name(averaged),
+                    weights,
                 )
             }
             (None, spec) => {

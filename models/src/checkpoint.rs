@@ -214,6 +214,14 @@ pub enum Weights {
     Trained,
 }
 
+impl Weights {
+    /// Whether this choice loads the moving average from the checkpoint `dir`: the weights
+    /// to deploy of a run that keeps one.
+    pub fn averaged(self, dir: &Path) -> bool {
+        self == Weights::Deployed && has_ema(dir)
+    }
+}
+
 /// Loads the model (spec + weights) of a checkpoint directory, in any weights layout: the
 /// weights to deploy ([`Weights::Deployed`]).
 pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<PixelModel<B>, CheckpointError> {
@@ -242,12 +250,13 @@ pub fn load_weights<B: Backend>(
     device: &B::Device,
 ) -> Result<PixelModel<B>, CheckpointError> {
     let spec = read_spec(dir)?;
-    let file = match which {
-        Weights::Deployed if has_ema(dir) => EMA_FILE,
-        _ => [MODEL_FILE, MODEL_FILE_V2, MODEL_FILE_V1]
+    let file = if which.averaged(dir) {
+        EMA_FILE
+    } else {
+        [MODEL_FILE, MODEL_FILE_V2, MODEL_FILE_V1]
             .into_iter()
             .find(|f| dir.join(f).exists())
-            .unwrap_or(MODEL_FILE),
+            .unwrap_or(MODEL_FILE)
     };
     let weights = dir.join(file);
     let bytes = read_file(dir, file)?;

@@ -145,6 +145,36 @@ fn eval_scores_the_average_or_the_trained_weights() {
 }
 
 #[test]
+fn sample_draws_from_the_average_or_the_trained_weights() {
+    // the shipped mnist-gated run keeps a moving average beside the optimizer's weights;
+    // the same seed draws other pixels from other weights
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = |name: &str, extra: &[&str]| -> Vec<u8> {
+        let out = tmp.path().join(name);
+        let o = trainer()
+            .args([
+                "sample",
+                "--run",
+                "models/pretrained/mnist-gated/run",
+                "--n",
+                "1",
+                "--seed",
+                "3",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(out).unwrap()
+    };
+    let default = grid("default.png", &[]);
+    assert_eq!(grid("deployed.png", &["--weights", "deployed"]), default);
+    assert_ne!(grid("trained.png", &["--weights", "trained"]), default);
+}
+
+#[test]
 fn a_run_whose_cooldown_ended_says_so_on_resume() {
     require_mnist();
     let tmp = tempfile::tempdir().unwrap();
