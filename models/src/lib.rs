@@ -21,6 +21,7 @@ pub mod masks;
 pub mod model;
 pub mod rows;
 pub mod sample;
+pub mod widen;
 
 pub use conditioning::Condition;
 pub use model::{bits_per_dim, nll_nats, Decoder, PixelModel};

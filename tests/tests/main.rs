@@ -13,3 +13,4 @@ mod onnx_equivalence;
 mod row_layout;
 mod sampling_matrix;
 mod training;
+mod widen;

@@ -737,6 +737,80 @@ fn init_from_starts_the_decoder_from_a_trained_model() {
 }
 
 #[test]
+fn init_from_a_narrower_model_widens_it() {
+    use burn::tensor::{Int, Tensor, TensorData};
+    use pixelcnn_models::{Condition, Conditioning, PixelModel};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 10);
+    let mut source = config(&data, "max_steps: 3\n");
+    source.model.conditioning = Conditioning::Class { classes: 10 };
+    let src_run = tmp.path().join("src");
+    fit::<B>(&source, &opts(&src_run, false), &Default::default()).unwrap();
+
+    // 8 -> 12 hidden maps, a 16 -> 20 wide head; one step at a negligible learning rate
+    let mut wide = source.clone();
+    wide.model.hidden = 12;
+    wide.model.head_hidden = 20;
+    wide.max_steps = Some(1);
+    wide.optimizer.lr = 1e-12;
+    wide.init_from = Some(src_run.clone());
+    let run = tmp.path().join("wide");
+    fit::<B>(&wide, &opts(&run, false), &Default::default()).unwrap();
+
+    let device = Default::default();
+    let load = |dir: &Path| checkpoint::load_model::<Cpu>(&checkpoint::latest(dir).unwrap(), &device).unwrap();
+    let (src, tuned) = (load(&src_run), load(&run));
+    assert_eq!((tuned.spec.hidden, tuned.spec.head_hidden), (12, 20));
+    let images = Tensor::<Cpu, 4>::from_data(
+        TensorData::new(
+            (0..2 * 100).map(|v| ((v * 53) % 256) as f32).collect::<Vec<_>>(),
+            [2, 1, 10, 10],
+        ),
+        &device,
+    );
+    let labels = Tensor::<Cpu, 1, Int>::from_data(TensorData::new(vec![4i64, 9], [2]), &device);
+    let logits = |m: &PixelModel<Cpu>| {
+        m.forward(images.clone(), &Condition::Class(labels.clone()))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    let (a, b) = (logits(&src), logits(&tuned));
+    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(diff < 1e-4, "the widened model starts elsewhere: {diff}");
+    // the old maps' weights that read the new maps started at zero and got gradients: tiny
+    // but no longer zero after the step (a map the head's ReLU shuts off everywhere on this
+    // batch gets none)
+    let w: Vec<f32> = tuned.gated().unwrap().layers[1]
+        .h_out
+        .weight
+        .val()
+        .into_data()
+        .to_vec()
+        .unwrap();
+    let readers: Vec<f32> = (0..8)
+        .flat_map(|o| (8..12).map(move |i| (o, i)))
+        .map(|(o, i)| w[o * 12 + i])
+        .collect();
+    assert!(readers.iter().all(|v| v.abs() < 1e-9), "{readers:?}");
+    assert!(readers.iter().filter(|v| **v != 0.0).count() >= 24, "{readers:?}");
+
+    // a wider source is refused, naming both widths
+    let mut narrow = source.clone();
+    narrow.model.hidden = 6;
+    narrow.init_from = Some(src_run.clone());
+    let msg = format!(
+        "{:#}",
+        fit::<B>(&narrow, &opts(&tmp.path().join("narrow"), false), &Default::default()).unwrap_err()
+    );
+    assert!(
+        msg.contains("init_from") && msg.contains("hidden 8") && msg.contains("hidden 6"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn adam_epsilon_reaches_the_optimizer() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

@@ -34,7 +34,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Start the decoder from a trained model's (a checkpoint directory, or a run directory
     /// for its latest checkpoint) instead of from random weights: fine-tuning for another
-    /// conditioning. Only a fresh run reads it; `--resume` continues from the run's own.
+    /// conditioning, or for a wider model: a source with fewer `hidden` or `head_hidden` maps
+    /// is widened first, computing the same function (`PixelModel::widened`). Only a fresh
+    /// run reads it; `--resume` continues from the run's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<PathBuf>,
     /// The first N steps update only the auto-encoder's encoder (and its spatial map), the

@@ -331,6 +331,10 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
                 checkpoint::latest(from).context("init_from")?
             };
             let source = checkpoint::load_model::<B>(&ckpt, device).context("init_from")?;
+            // a narrower source is widened first, computing the same function
+            let source = source
+                .widened(spec.hidden, spec.head_hidden, cfg.seed, device)
+                .map_err(|e| anyhow::anyhow!("init_from {}: {e}", ckpt.display()))?;
             model = model
                 .init_decoder_from(&source)
                 .map_err(|e| anyhow::anyhow!("init_from {}: {e}", ckpt.display()))?;
