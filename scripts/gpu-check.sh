@@ -5,8 +5,10 @@
 #
 #   scripts/gpu-check.sh bundle DIR   (here, with Rust) builds the CUDA binaries
 #       (CUDARC_CUDA_VERSION=13000, --features cuda), and puts them with gzipped MNIST,
-#       the configs, the scripts, a 32x32x3 benchmark export and the shipped runs RUNS
-#       (default: mnist-gated mnist-class mnist-ae fashion-gated) into DIR (its size printed at the end):
+#       the configs, the scripts, a 32x32x3 benchmark export and the runs RUNS (shipped
+#       models' names, default: mnist-gated mnist-class mnist-ae fashion-gated, or run
+#       directories such as models/training/mnist-class-64; latest checkpoint each) into
+#       DIR (its size printed at the end):
 #       copy DIR to the GPU machine. ONNX Runtime GPU (scripts/setup-ort.sh --gpu, 284 MB)
 #       goes to DIR/.ort/gpu/ there (split -b 60m and `cat` it back where a transfer limits
 #       file sizes).
@@ -15,14 +17,14 @@
 #       ONNX Runtime CUDA vs CPU logits, and naive vs cached sampling on ort-cuda at
 #       batch 16 and 256 for 28x28x1 and 32x32x3. One JSON line per figure.
 #   scripts/gpu-check.sh train DIR SECONDS NAME...   (there) the rest of the GPU time:
-#       resumes each shipped run NAME (one of the bundle's RUNS; a
+#       resumes each run NAME (one of the bundle's RUNS, by its directory's name; a
 #       NAME with no shipped run starts fresh from DIR/models/configs/NAME.yaml) on burn-cuda,
 #       one after the other, each for SECONDS, stopped with SIGTERM (a checkpoint at the
 #       step reached), and copies each run (config, metrics, latest checkpoint) to
 #       $OUT/NAME/ for `trainer fit --resume` here. BACKEND=cpu tries it without a GPU.
 set -euo pipefail
 cmd="${1:-}"; dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 2,22p "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 2,24p "$0"; exit 2; }
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
 if [ "$cmd" = bundle ]; then
@@ -41,8 +43,14 @@ if [ "$cmd" = bundle ]; then
   cp scripts/reference_torch.py scripts/gpu-check.sh "$dir/scripts/"
   # the shipped runs RUNS, for `train`: config (epochs raised, so time alone stops them),
   # metrics and the latest checkpoint; and Fashion-MNIST if one of them trains on it
-  for name in ${RUNS:-mnist-gated mnist-class mnist-ae fashion-gated}; do
-    mkdir -p "$dir/runs/$name"; cp -r "models/pretrained/$name/run"/. "$dir/runs/$name/"
+  for run in ${RUNS:-mnist-gated mnist-class mnist-ae fashion-gated}; do
+    # a shipped model's name, or the directory of a run in progress (models/training/NAME)
+    if [ -f "$run/config.yaml" ]; then name="$(basename "$run")"; src="$run"
+    else name="$run"; src="models/pretrained/$run/run"; fi
+    mkdir -p "$dir/runs/$name/checkpoints"
+    cp "$src"/{config.yaml,metrics.jsonl} "$dir/runs/$name/"
+    [ -f "$src/epochs.jsonl" ] && cp "$src/epochs.jsonl" "$dir/runs/$name/"
+    cp -r "$(ls -d "$src"/checkpoints/step-* | sort | tail -n1)" "$dir/runs/$name/checkpoints/"
     sed -i 's/^epochs: .*/epochs: 1000/' "$dir/runs/$name/config.yaml"
     if grep -q '^  path: data/fashion-mnist' "$dir/runs/$name/config.yaml"; then
       mkdir -p "$dir/data/fashion-mnist"
