@@ -7,7 +7,7 @@
 #       (CUDARC_CUDA_VERSION=13000, --features cuda), and puts them with gzipped MNIST,
 #       the configs, the scripts, a 32x32x3 benchmark export and the runs RUNS (shipped
 #       models' names, default: mnist-gated mnist-class mnist-ae fashion-gated, or run
-#       directories such as models/training/mnist-class-64; latest checkpoint each) into
+#       directories such as runs/mnist-class-64; latest checkpoint each) into
 #       DIR (its size printed at the end):
 #       copy DIR to the GPU machine. ONNX Runtime GPU (scripts/setup-ort.sh --gpu, 284 MB)
 #       goes to DIR/.ort/gpu/ there (split -b 60m and `cat` it back where a transfer limits
@@ -44,7 +44,7 @@ if [ "$cmd" = bundle ]; then
   # the shipped runs RUNS, for `train`: config (epochs raised, so time alone stops them),
   # metrics and the latest checkpoint; and Fashion-MNIST if one of them trains on it
   for run in ${RUNS:-mnist-gated mnist-class mnist-ae fashion-gated}; do
-    # a shipped model's name, or the directory of a run in progress (models/training/NAME)
+    # a shipped model's name, or the directory of a run in progress (runs/NAME)
     if [ -f "$run/config.yaml" ]; then name="$(basename "$run")"; src="$run"
     else name="$run"; src="models/pretrained/$run/run"; fi
     mkdir -p "$dir/runs/$name/checkpoints"
