@@ -21,6 +21,7 @@ pub mod masks;
 pub mod model;
 pub mod rows;
 pub mod sample;
+pub mod spatialize;
 pub mod widen;
 
 pub use conditioning::Condition;

@@ -737,6 +737,71 @@ fn init_from_starts_the_decoder_from_a_trained_model() {
 }
 
 #[test]
+fn init_from_a_vector_auto_encoder_gives_its_code_a_spatial_map() {
+    use burn::tensor::{Tensor, TensorData};
+    use pixelcnn_models::{Condition, EncoderSpec, PixelModel};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 12);
+    let ae = |map_channels: Option<usize>, extra: &str| {
+        let mut cfg = config(&data, extra);
+        cfg.model.height = 12;
+        cfg.model.width = 12;
+        cfg.model.arch = pixelcnn_models::Arch::Autoencoder;
+        cfg.model.encoder = Some(EncoderSpec {
+            bottleneck: 4,
+            hidden: 8,
+            map_channels,
+        });
+        cfg
+    };
+    let source = ae(None, "max_steps: 3\n");
+    let src_run = tmp.path().join("src");
+    fit::<B>(&source, &opts(&src_run, false), &Default::default()).unwrap();
+
+    // the same auto-encoder seeing its code through a 9-channel map; one negligible step
+    let mut spatial = ae(Some(9), "max_steps: 1\n");
+    spatial.optimizer.lr = 1e-12;
+    spatial.init_from = Some(src_run.clone());
+    let run = tmp.path().join("spatial");
+    fit::<B>(&spatial, &opts(&run, false), &Default::default()).unwrap();
+
+    let device = Default::default();
+    let load = |dir: &Path| checkpoint::load_model::<Cpu>(&checkpoint::latest(dir).unwrap(), &device).unwrap();
+    let (src, tuned) = (load(&src_run), load(&run));
+    assert_eq!(tuned.spec, spatial.model);
+    let images = Tensor::<Cpu, 4>::from_data(
+        TensorData::new(
+            (0..2 * 144).map(|v| ((v * 53) % 256) as f32).collect::<Vec<_>>(),
+            [2, 1, 12, 12],
+        ),
+        &device,
+    );
+    // scored through each one's own encoder: the source's encoder came along
+    let logits = |m: &PixelModel<Cpu>| {
+        m.forward(images.clone(), &Condition::None)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    let (a, b) = (logits(&src), logits(&tuned));
+    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(diff < 1e-4, "the spatial model starts elsewhere: {diff}");
+    let fresh = PixelModel::<Cpu>::new(&spatial.model, spatial.seed, &device);
+    let c = logits(&fresh);
+    assert!(c.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-2));
+
+    // a map too small to start as the code is refused, naming the sizes
+    let mut small = ae(Some(7), "max_steps: 1\n");
+    small.init_from = Some(src_run);
+    let msg = format!(
+        "{:#}",
+        fit::<B>(&small, &opts(&tmp.path().join("small"), false), &Default::default()).unwrap_err()
+    );
+    assert!(msg.contains("init_from") && msg.contains("at least 8"), "{msg}");
+}
+
+#[test]
 fn init_from_a_narrower_model_widens_it() {
     use burn::tensor::{Int, Tensor, TensorData};
     use pixelcnn_models::{Condition, Conditioning, PixelModel};

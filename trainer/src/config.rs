@@ -35,7 +35,9 @@ pub struct TrainConfig {
     /// Start the decoder from a trained model's (a checkpoint directory, or a run directory
     /// for its latest checkpoint) instead of from random weights: fine-tuning for another
     /// conditioning, or for a wider model: a source with fewer `hidden` or `head_hidden` maps
-    /// is widened first, computing the same function (`PixelModel::widened`). Only a fresh
+    /// is widened first, computing the same function (`PixelModel::widened`), and a vector
+    /// code given the spatial map the config asks for (`PixelModel::spatialized`); a source
+    /// whose spec then equals this one is taken whole, encoder included. Only a fresh
     /// run reads it; `--resume` continues from the run's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<PathBuf>,
