@@ -141,7 +141,8 @@ fn code_as_map<B: Backend>(map: &mut SpatialMap<B>, dim: usize) {
     }
 }
 
-fn host<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Vec<f64> {
+/// A tensor's values on the host, as f64 (weight surgery is done there, then put back).
+pub(crate) fn host<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Vec<f64> {
     t.clone()
         .into_data()
         .convert::<f64>()
@@ -149,6 +150,11 @@ fn host<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Vec<f64> {
         .expect("float weights")
 }
 
-fn param<B: Backend, const D: usize>(values: Vec<f64>, shape: [usize; D], device: &B::Device) -> Param<Tensor<B, D>> {
+/// A parameter of `shape` from host values.
+pub(crate) fn param<B: Backend, const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
     Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }

@@ -10,11 +10,12 @@
 
 use burn::module::Param;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use crate::conditioning::CondProjection;
 use crate::conv::Conv;
 use crate::model::{Decoder, PixelModel};
+use crate::spatialize::{host, param};
 use crate::spec::ModelSpec;
 
 impl<B: Backend> PixelModel<B> {
@@ -131,18 +132,9 @@ fn widen_param<B: Backend, const D: usize>(
     transposed: bool,
     taps: usize,
 ) -> Param<Tensor<B, D>> {
-    let (to_val, from_val) = (to.val(), from.val());
-    let (device, shape) = (to_val.device(), to_val.dims());
-    let mut w = to_val
-        .into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .expect("float weights");
-    let old = from_val
-        .into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .expect("float weights");
+    let (device, shape) = (to.val().device(), to.val().dims());
+    let mut w = host(&to.val());
+    let old = host(&from.val());
     let (old_in, new_in) = (inputs.len(), w.len() / taps / new_outputs(&shape, transposed));
     let (old_out, new_out) = (outputs.len(), new_outputs(&shape, transposed));
     let at = |o: usize, i: usize, n_in: usize, n_out: usize| {
@@ -166,7 +158,7 @@ fn widen_param<B: Backend, const D: usize>(
             w[k..k + taps].copy_from_slice(&old[j..j + taps]);
         }
     }
-    Param::from_tensor(Tensor::from_data(TensorData::new(w, shape), &device))
+    param(w, shape, &device)
 }
 
 fn new_outputs<const D: usize>(shape: &[usize; D], transposed: bool) -> usize {
