@@ -16,9 +16,24 @@ use crate::conditioning::CondProjection;
 use crate::conv::Conv;
 use crate::model::{Decoder, PixelModel};
 use crate::spatialize::{host, param};
-use crate::spec::ModelSpec;
+use crate::spec::{Conditioning, ModelSpec};
 
 impl<B: Backend> PixelModel<B> {
+    /// This model grown towards `spec`, computing the same function: widened to its
+    /// `hidden` / `head_hidden`, and, where `spec` reads the same vector code through a
+    /// spatial map, given one that starts as the code itself ([`Self::spatialized`]). What
+    /// `init_from` starts a training with; a result whose spec equals `spec` can be taken
+    /// whole (encoder and map included), any other lends its decoder.
+    pub fn grown_toward(&self, spec: &ModelSpec, seed: u64, device: &B::Device) -> Result<Self, String> {
+        let wide = self.widened(spec.hidden, spec.head_hidden, seed, device)?;
+        match (wide.spec.decoder_conditioning(), spec.decoder_conditioning()) {
+            (Conditioning::Vector { dim }, Conditioning::Spatial { dim: d, map_channels }) if dim == d => {
+                wide.spatialized(map_channels, seed, device)
+            }
+            _ => Ok(wide),
+        }
+    }
+
     /// This model with `hidden` maps per layer and `head_hidden` in the head (each at least
     /// the current one), the same function of its inputs. The new maps' incoming weights
     /// come from a fresh model of the wider spec initialised with `seed`. An error says

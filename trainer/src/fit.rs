@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -24,7 +24,7 @@ use pixelcnn_core::replace_file;
 use pixelcnn_core::rng::Mode;
 use pixelcnn_models::checkpoint::{self, Weights, CHECKPOINTS};
 use pixelcnn_models::fused::{FusedAutodiff, FusedOps};
-use pixelcnn_models::{CondInput, Condition, Conditioning, ModelSpec, PixelModel};
+use pixelcnn_models::{CondInput, Condition, Conditioning, PixelModel};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -263,24 +263,6 @@ impl<B: AutodiffBackend> ModuleMapper<B> for TrackGrads {
     }
 }
 
-/// `init_from`'s model grown towards `spec`, computing the same function: widened when it
-/// is narrower, its vector code given a spatial map when `spec` has one. A source that
-/// then has `spec` exactly is taken whole (encoder and map included).
-fn grown_into<B: Backend>(
-    source: PixelModel<B>,
-    spec: &ModelSpec,
-    seed: u64,
-    device: &B::Device,
-) -> Result<PixelModel<B>, String> {
-    let source = source.widened(spec.hidden, spec.head_hidden, seed, device)?;
-    match (source.spec.decoder_conditioning(), spec.decoder_conditioning()) {
-        (Conditioning::Vector { dim }, Conditioning::Spatial { dim: d, map_channels }) if dim == d => {
-            source.spatialized(map_channels, seed, device)
-        }
-        _ => Ok(source),
-    }
-}
-
 /// Trains per `cfg` into `opts.out` (a run directory).
 pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::Device) -> anyhow::Result<FitSummary> {
     let spec = &cfg.model;
@@ -349,7 +331,8 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
                 checkpoint::latest(from).context("init_from")?
             };
             let source = checkpoint::load_model::<B>(&ckpt, device).context("init_from")?;
-            let source = grown_into(source, spec, cfg.seed, device)
+            let source = source
+                .grown_toward(spec, cfg.seed, device)
                 .map_err(|e| anyhow::anyhow!("init_from {}: {e}", ckpt.display()))?;
             model = if source.spec == *spec {
                 source
