@@ -21,17 +21,23 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// The latest checkpoint of every committed run under `models/pretrained`.
+/// The latest checkpoint of every committed run: `models/pretrained/NAME/run` and the runs in
+/// progress, `models/training/NAME`, that carry one.
 fn shipped() -> Vec<PathBuf> {
-    let mut out = Vec::new();
+    let mut runs = Vec::new();
     for model in std::fs::read_dir(root().join("models/pretrained")).unwrap() {
         for run in std::fs::read_dir(model.unwrap().path()).unwrap() {
-            let run = run.unwrap().path();
-            if run.join(checkpoint::CHECKPOINTS).is_dir() {
-                out.push(checkpoint::latest(&run).unwrap());
-            }
+            runs.push(run.unwrap().path());
         }
     }
+    for run in std::fs::read_dir(root().join("models/training")).unwrap() {
+        runs.push(run.unwrap().path());
+    }
+    let mut out: Vec<PathBuf> = runs
+        .into_iter()
+        .filter(|run| run.join(checkpoint::CHECKPOINTS).is_dir())
+        .map(|run| checkpoint::latest(&run).unwrap())
+        .collect();
     out.sort();
     out
 }
