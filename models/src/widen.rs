@@ -147,8 +147,9 @@ fn widen_param<B: Backend, const D: usize>(
     transposed: bool,
     taps: usize,
 ) -> Param<Tensor<B, D>> {
-    let (device, shape) = (to.val().device(), to.val().dims());
-    let mut w = host(&to.val());
+    let to = to.val();
+    let (device, shape) = (to.device(), to.dims());
+    let mut w = host(&to);
     let old = host(&from.val());
     let (old_in, new_in) = (inputs.len(), w.len() / taps / new_outputs(&shape, transposed));
     let (old_out, new_out) = (outputs.len(), new_outputs(&shape, transposed));
