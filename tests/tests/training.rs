@@ -85,12 +85,13 @@ fn tiny_model_overfits_a_handful_of_images() {
 
 #[test]
 fn resume_continues_bit_identically() {
-    // one worker, and a batch split across two threads (the default on a 2-core machine)
-    for workers in [1, 2] {
+    // one worker, and a batch split across two threads (the default on a 2-core machine);
+    // with context noise, whose draws must follow the step and the images
+    for (workers, extra) in [(1, ""), (2, ""), (2, "context_noise: 0.2\n")] {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
         write_idx(&data, 12, 10);
-        let cfg = config(&data, "epochs: 3\ncheckpoint_every: 2\n");
+        let cfg = config(&data, &format!("epochs: 3\ncheckpoint_every: 2\n{extra}"));
         let opts = |out: &Path, resume: bool| FitOptions {
             workers: Some(workers),
             ..opts(out, resume)
@@ -454,7 +455,7 @@ fn gradient_clipping_scales_every_gradient_by_one_global_factor() {
     let model = pixelcnn_models::PixelModel::<B>::new(&cfg.model, 1, &dev);
     let train = cfg.load_split(true).unwrap();
     let one = Workers::new(1).unwrap();
-    let grads = || batch_gradients(&model, &train, &[0, 1, 2, 3], &one, &dev).1;
+    let grads = || batch_gradients(&model, &train, &[0, 1, 2, 3], None, &one, &dev).1;
     let mut raw = grads();
     let norm = clip_global_norm(&model, &mut raw, f64::MAX); // measures, clips nothing
     let mut before = Collect(&raw, vec![]);
@@ -512,7 +513,7 @@ fn concurrent_trainings_with_split_batches_finish_and_agree() {
         let workers = Workers::new(workers).unwrap();
         let idx: Vec<usize> = (0..16).collect();
         (0..8)
-            .map(|_| batch_gradients(&model, train, &idx, &workers, &dev).0)
+            .map(|_| batch_gradients(&model, train, &idx, None, &workers, &dev).0)
             .collect()
     }
 
@@ -1070,4 +1071,131 @@ fn cooldown_set_on_a_running_run_anneals_it_to_zero_and_ends_it() {
     let ckpts = checkpoint::list(&run).unwrap();
     let n = ckpts.len();
     assert!(max_diff(&params(&ckpts[n - 1].1, Trained), &params(&ckpts[n - 2].1, Trained)) > 0.0);
+}
+
+#[test]
+fn context_noise_outside_zero_one_is_an_error_naming_the_key() {
+    for bad in ["1.0", "-0.1", "2"] {
+        let text = format!(
+            "model: {{arch: gated, channels: 1, height: 10, width: 10, layers: 2, hidden: 8}}
+data: {{format: idx, path: d}}
+batch_size: 4
+context_noise: {bad}
+"
+        );
+        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("c.yaml") && e.contains("context_noise: must be a probability in [0, 1)"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn context_noise_replaces_about_p_of_the_sub_pixels_with_draws_keyed_by_seed_step_and_item() {
+    use burn::tensor::{Tensor, TensorData};
+    use pixelcnn_trainer::batch::ContextNoise;
+
+    // 0.5 is no level, so every value that changed was drawn
+    let dev = Default::default();
+    let images = |n: usize| Tensor::<Cpu, 4>::from_data(TensorData::new(vec![0.5f32; n * 784], [n, 1, 28, 28]), &dev);
+    let values = |t: Tensor<Cpu, 4>| -> Vec<f32> { t.into_data().to_vec().unwrap() };
+    let noise = ContextNoise {
+        p: 0.3,
+        seed: 5,
+        step: 11,
+    };
+    let items = [4, 9, 2];
+    let out = values(noise.corrupt(images(3), &items));
+    let drawn: Vec<f32> = out.iter().copied().filter(|&v| v != 0.5).collect();
+    let share = drawn.len() as f64 / out.len() as f64;
+    // 2352 draws: five standard deviations are 0.047
+    assert!((share - 0.3).abs() < 0.047, "{share}");
+    assert!(drawn.iter().all(|&v| v.fract() == 0.0 && (0.0..=255.0).contains(&v)));
+    let distinct: std::collections::BTreeSet<u32> = drawn.iter().map(|&v| v as u32).collect();
+    assert!(distinct.len() > 200, "{} distinct levels", distinct.len());
+    assert!(distinct.iter().any(|&v| v < 40) && distinct.iter().any(|&v| v > 215));
+    // an image's draws depend on its dataset index, not on its batch or place in it
+    for (k, &item) in items.iter().enumerate() {
+        assert_eq!(values(noise.corrupt(images(1), &[item])), out[k * 784..(k + 1) * 784]);
+    }
+    // and change with the step and the seed; p = 0 changes nothing
+    for other in [ContextNoise { step: 12, ..noise }, ContextNoise { seed: 6, ..noise }] {
+        assert_ne!(values(other.corrupt(images(3), &items)), out);
+    }
+    assert_eq!(
+        values(ContextNoise { p: 0.0, ..noise }.corrupt(images(3), &items)),
+        vec![0.5; 3 * 784]
+    );
+}
+
+/// With context noise the decoder reads corrupted images and is scored on the true ones,
+/// and the auto-encoder's code is the true image's; the loss does not depend on how the
+/// batch is split across workers.
+#[test]
+fn context_noise_scores_the_true_values_given_the_code_of_the_true_image() {
+    use burn::module::{Module, ModuleMapper, Param};
+    use burn::tensor::{ElementConversion, Tensor};
+    use pixelcnn_models::Condition;
+    use pixelcnn_trainer::batch::{make_batch, ContextNoise};
+    use pixelcnn_trainer::fit::{batch_gradients, Workers};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_idx(&data, 8, 12);
+    let text = format!(
+        "model: {{arch: autoencoder, channels: 1, height: 12, width: 12, layers: 2, hidden: 8, first_kernel: 5, head_hidden: 16,
+         encoder: {{bottleneck: 4, hidden: 8, map_channels: 8}}}}
+data: {{format: idx, path: {}}}
+batch_size: 4
+context_noise: 0.25
+seed: 3",
+        data.display()
+    );
+    let cfg = TrainConfig::from_yaml(Path::new("test.yaml"), &text).unwrap();
+    let dev = Default::default();
+    // a network that reads its input: at initialisation it barely does (near-uniform
+    // logits), so its weights are scaled up, the encoder's and the spatial map's most, until
+    // different codes and contexts give losses apart by far more than the 1e-6 this test
+    // allows for rounding
+    struct Scale(f64);
+    impl ModuleMapper<B> for Scale {
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let (id, t, mapper) = p.consume();
+            Param::from_mapped_value(id, t.mul_scalar(self.0), mapper)
+        }
+    }
+    let mut model = pixelcnn_models::PixelModel::<B>::new(&cfg.model, 1, &dev).map(&mut Scale(3.0));
+    model.encoder = model.encoder.map(|e| e.map(&mut Scale(2.0)));
+    model.spatial_map = model.spatial_map.map(|m| m.map(&mut Scale(2.0)));
+    let train = cfg.load_split(true).unwrap();
+    let idx = [5, 1, 6, 2];
+    let noise = ContextNoise {
+        p: 0.25,
+        seed: 3,
+        step: 7,
+    };
+    let loss = |workers: usize, noise: Option<ContextNoise>| {
+        batch_gradients(&model, &train, &idx, noise, &Workers::new(workers).unwrap(), &dev).0
+    };
+    let (one, two) = (loss(1, Some(noise)), loss(2, Some(noise)));
+    assert!((one - two).abs() < 1e-6 * one, "{one} vs {two}");
+
+    let batch = make_batch::<B>(&cfg.model, &train, &idx, &dev);
+    let corrupted = noise.corrupt(batch.images.clone(), &idx);
+    let scale = (idx.len() * 144) as f64 * std::f64::consts::LN_2;
+    let bpd = |images: Tensor<B, 4>, code_of: Tensor<B, 4>| -> f64 {
+        let cond = Condition::Vector(model.encode(code_of).unwrap());
+        let nats = model.nll(images, batch.targets.clone(), &cond).sum();
+        nats.into_scalar().elem::<f64>() / scale
+    };
+    let expected = bpd(corrupted.clone(), batch.images.clone());
+    assert!((one - expected).abs() < 1e-6 * one, "{one} vs {expected}");
+    // not the code of the corrupted image, and not the clean context
+    let wrong_code = bpd(corrupted.clone(), corrupted.clone());
+    assert!((one - wrong_code).abs() > 1e-4 * one, "{one} vs {wrong_code}");
+    let clean = loss(1, None);
+    assert!((one - clean).abs() > 1e-4 * one, "{one} vs {clean}");
 }

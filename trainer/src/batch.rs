@@ -2,6 +2,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
+use pixelcnn_core::rng::{image_seed, SplitMix64};
 use pixelcnn_models::{CondInput, Condition, Conditioning, ModelSpec, PixelModel};
 
 use crate::datasets::Dataset;
@@ -53,4 +54,39 @@ pub fn items_condition<B: Backend>(model: &PixelModel<B>, ds: &Dataset, n: usize
     let idx: Vec<usize> = (0..n).map(|k| k % ds.len()).collect();
     let b = make_batch::<B>(&model.spec, ds, &idx, device);
     model.encode(b.images).map_or(b.cond, Condition::Vector)
+}
+
+/// Training-time corruption of the context a network reads (`context_noise` in the
+/// config): each sub-pixel is replaced, with probability `p`, by a uniform level. The
+/// draws of an image come from its own SplitMix64 stream keyed by the run's seed, the
+/// optimizer step and the image's index in the dataset, so they do not depend on how a
+/// batch is split across workers, and a resumed run draws what the uninterrupted one did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContextNoise {
+    pub p: f64,
+    pub seed: u64,
+    pub step: u64,
+}
+
+impl ContextNoise {
+    /// `images` `[n, C, H, W]` of dataset items `idx` (values 0..=255 as floats), corrupted.
+    pub fn corrupt<B: Backend>(&self, images: Tensor<B, 4>, idx: &[usize]) -> Tensor<B, 4> {
+        let device = images.device();
+        let shape = images.dims();
+        let mut values: Vec<f32> = images.into_data().into_vec().expect("f32 images");
+        let per_image = values.len() / idx.len().max(1);
+        let stream = image_seed(self.seed ^ 0xC0DE_C0DE_5EED_0001, self.step as usize);
+        for (pixels, &item) in values.chunks_mut(per_image).zip(idx) {
+            let mut rng = SplitMix64::new(image_seed(stream, item));
+            for v in pixels {
+                // two draws per sub-pixel, whether or not it is replaced: the stream's
+                // position never depends on the image's values
+                let (hit, level) = (rng.next_f64() < self.p, rng.next_u64() % 256);
+                if hit {
+                    *v = level as f32;
+                }
+            }
+        }
+        Tensor::from_data(TensorData::new(values, shape), &device)
+    }
 }

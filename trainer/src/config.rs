@@ -52,6 +52,20 @@ pub struct TrainConfig {
     /// running run's config, the average starts at the resumed weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ema_decay: Option<f64>,
+    /// Each sub-pixel of a training image that the network reads as context is replaced,
+    /// with this probability, by a level drawn uniformly from 0..=255; the targets stay the
+    /// true values, and an auto-encoder's encoder reads the true image. A decoder trained so
+    /// cannot trust its context blindly and leans on its condition instead, so a slip while
+    /// sampling is less likely to carry the image away from its code or label (the pixel
+    /// analogue of word dropout, Bowman et al. 2016). The draws depend on the seed, the step
+    /// and the image only: exact resume and the worker count are unaffected. 0 (the
+    /// default) reads the true images.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub context_noise: f64,
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -206,6 +220,11 @@ impl TrainConfig {
         if let Some(d) = cfg.ema_decay {
             check(d > 0.0 && d < 1.0, format!("ema_decay: must be in (0, 1), got {d}"))?;
         }
+        let p = cfg.context_noise;
+        check(
+            (0.0..1.0).contains(&p),
+            format!("context_noise: must be a probability in [0, 1), got {p}"),
+        )?;
         let eps = cfg.optimizer.epsilon;
         check(
             eps > 0.0 && eps < 1.0,

@@ -30,7 +30,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{items_condition, make_batch};
+use crate::batch::{items_condition, make_batch, ContextNoise};
 use crate::config::TrainConfig;
 use crate::datasets::Dataset;
 use crate::ema::Ema;
@@ -159,11 +159,13 @@ impl Workers {
 /// autodiff graph on a copy of the parameters (same ids, shared storage) and its loss is
 /// its share of the batch mean, so the parts' gradients add up to the whole batch's. They
 /// are summed in part order, whatever order the threads finish in: the result depends on
-/// the worker count only.
+/// the worker count only. With `noise` the network reads corrupted context (an
+/// auto-encoder's encoder the true images) and is scored on the true values.
 pub fn batch_gradients<B: FusedAutodiff>(
     model: &PixelModel<B>,
     train: &Dataset,
     idx: &[usize],
+    noise: Option<ContextNoise>,
     workers: &Workers,
     device: &B::Device,
 ) -> (f64, GradientsParams) {
@@ -172,7 +174,14 @@ pub fn batch_gradients<B: FusedAutodiff>(
     let part = idx.len().div_ceil(workers.count().clamp(1, idx.len().max(1)));
     let run = |chunk: &[usize], m: &PixelModel<B>| {
         let batch = make_batch::<B>(spec, train, chunk, device);
-        let loss = m.nll(batch.images, batch.targets, &batch.cond).sum().div_scalar(scale);
+        let (images, cond) = match noise {
+            None => (batch.images, batch.cond),
+            Some(noise) => {
+                let cond = m.encode(batch.images.clone()).map_or(batch.cond, Condition::Vector);
+                (noise.corrupt(batch.images, chunk), cond)
+            }
+        };
+        let loss = m.nll(images, batch.targets, &cond).sum().div_scalar(scale);
         let value: f64 = loss.clone().into_scalar().elem::<f64>();
         (value, GradientsParams::from_grads(loss.backward(), m))
     };
@@ -385,7 +394,12 @@ pub fn fit<B: FusedAutodiff>(cfg: &TrainConfig, opts: &FitOptions, device: &B::D
             let t0 = Instant::now();
             let lo = state.batch_in_epoch * cfg.batch_size;
             let idx = &order[lo..(lo + cfg.batch_size).min(train.len())];
-            let (value, mut grads) = batch_gradients(&model, &train, idx, &workers, device);
+            let noise = (cfg.context_noise > 0.0).then_some(ContextNoise {
+                p: cfg.context_noise,
+                seed: cfg.seed,
+                step: state.step,
+            });
+            let (value, mut grads) = batch_gradients(&model, &train, idx, noise, &workers, device);
             if state.step < cfg.freeze_decoder_steps {
                 drop_decoder_grads(&model, &mut grads);
             }
