@@ -1199,3 +1199,18 @@ seed: 3",
     let clean = loss(1, None);
     assert!((one - clean).abs() > 1e-4 * one, "{one} vs {clean}");
 }
+
+/// Every config the project ships parses and passes the config checks.
+#[test]
+fn every_shipped_config_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            TrainConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 10, "{n} configs in {}", dir.display());
+}
