@@ -57,8 +57,16 @@ if [ -f "$latest/ema-weights-v3.bin" ]; then
   ema_file=", the weights' moving average"
 fi
 resume_note=""
-if grep -q '^  cooldown:' "$run/config.yaml"; then
-  resume_note=" (the run ended with a cool-down of its learning rate to zero, \`optimizer.cooldown\`: remove that key from the copied \`config.yaml\` to train on)"
+# a run that ends by schedule: say which keys of the copied config to remove to train on
+stops=""
+grep -q '^  cooldown:' "$run/config.yaml" && stops="\`optimizer.cooldown\`"
+if grep -q '^max_steps: [0-9]' "$run/config.yaml"; then
+  stops="${stops:+$stops and }\`max_steps\`"
+fi
+if [ -n "$stops" ]; then
+  resume_note=" (the run ended by its schedule"
+  grep -q '^  cooldown:' "$run/config.yaml" && resume_note="$resume_note, with a cool-down of its learning rate to zero"
+  resume_note="$resume_note: remove $stops from the copied \`config.yaml\` to train on)"
 fi
 cat > "$out/MODEL_CARD.md" <<CARD
 # $name
