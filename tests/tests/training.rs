@@ -1001,23 +1001,25 @@ fn ema_is_the_moving_average_of_the_trained_weights_and_resumes_exactly() {
     assert_eq!(scored(&late), ["trained", "moving average"]);
 }
 
+/// A minimal config with `line` added is rejected with an error naming the file and `problem`.
+fn assert_key_error(line: &str, problem: &str) {
+    let text = format!(
+        "model: {{arch: gated, channels: 1, height: 10, width: 10, layers: 2, hidden: 8}}
+data: {{format: idx, path: d}}
+batch_size: 4
+{line}
+"
+    );
+    let e = TrainConfig::from_yaml(Path::new("c.yaml"), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("c.yaml") && e.contains(problem), "{e}");
+}
+
 #[test]
 fn ema_decay_outside_zero_one_is_an_error_naming_the_key() {
     for bad in ["1.0", "0", "-0.5", "1.5"] {
-        let text = format!(
-            "model: {{arch: gated, channels: 1, height: 10, width: 10, layers: 2, hidden: 8}}
-data: {{format: idx, path: d}}
-batch_size: 4
-ema_decay: {bad}
-"
-        );
-        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &text)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("c.yaml") && e.contains("ema_decay: must be in (0, 1)"),
-            "{e}"
-        );
+        assert_key_error(&format!("ema_decay: {bad}"), "ema_decay: must be in (0, 1)");
     }
 }
 
@@ -1076,19 +1078,9 @@ fn cooldown_set_on_a_running_run_anneals_it_to_zero_and_ends_it() {
 #[test]
 fn context_noise_outside_zero_one_is_an_error_naming_the_key() {
     for bad in ["1.0", "-0.1", "2"] {
-        let text = format!(
-            "model: {{arch: gated, channels: 1, height: 10, width: 10, layers: 2, hidden: 8}}
-data: {{format: idx, path: d}}
-batch_size: 4
-context_noise: {bad}
-"
-        );
-        let e = TrainConfig::from_yaml(Path::new("c.yaml"), &text)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("c.yaml") && e.contains("context_noise: must be a probability in [0, 1)"),
-            "{e}"
+        assert_key_error(
+            &format!("context_noise: {bad}"),
+            "context_noise: must be a probability in [0, 1)",
         );
     }
 }
