@@ -1087,40 +1087,44 @@ fn context_noise_outside_zero_one_is_an_error_naming_the_key() {
 
 #[test]
 fn context_noise_replaces_about_p_of_the_sub_pixels_with_draws_keyed_by_seed_step_and_item() {
-    use burn::tensor::{Tensor, TensorData};
     use pixelcnn_trainer::batch::ContextNoise;
 
-    // 0.5 is no level, so every value that changed was drawn
-    let dev = Default::default();
-    let images = |n: usize| Tensor::<Cpu, 4>::from_data(TensorData::new(vec![0.5f32; n * 784], [n, 1, 28, 28]), &dev);
-    let values = |t: Tensor<Cpu, 4>| -> Vec<f32> { t.into_data().to_vec().unwrap() };
+    // the same draws over all-0 and all-255 images: a sub-pixel was replaced exactly where
+    // the two agree, and then by the drawn level
+    let corrupt = |noise: ContextNoise, fill: u8, items: &[usize]| -> Vec<u8> {
+        let mut values = vec![fill; items.len() * 784];
+        noise.corrupt(&mut values, items);
+        values
+    };
     let noise = ContextNoise {
         p: 0.3,
         seed: 5,
         step: 11,
     };
     let items = [4, 9, 2];
-    let out = values(noise.corrupt(images(3), &items));
-    let drawn: Vec<f32> = out.iter().copied().filter(|&v| v != 0.5).collect();
-    let share = drawn.len() as f64 / out.len() as f64;
+    let (zeros, full) = (corrupt(noise, 0, &items), corrupt(noise, 255, &items));
+    let drawn: Vec<u8> = zeros
+        .iter()
+        .zip(&full)
+        .filter(|(a, b)| a == b)
+        .map(|(a, _)| *a)
+        .collect();
+    assert!(zeros.iter().zip(&full).all(|(&a, &b)| a == b || (a, b) == (0, 255)));
+    let share = drawn.len() as f64 / zeros.len() as f64;
     // 2352 draws: five standard deviations are 0.047
     assert!((share - 0.3).abs() < 0.047, "{share}");
-    assert!(drawn.iter().all(|&v| v.fract() == 0.0 && (0.0..=255.0).contains(&v)));
-    let distinct: std::collections::BTreeSet<u32> = drawn.iter().map(|&v| v as u32).collect();
+    let distinct: std::collections::BTreeSet<u8> = drawn.iter().copied().collect();
     assert!(distinct.len() > 200, "{} distinct levels", distinct.len());
     assert!(distinct.iter().any(|&v| v < 40) && distinct.iter().any(|&v| v > 215));
     // an image's draws depend on its dataset index, not on its batch or place in it
     for (k, &item) in items.iter().enumerate() {
-        assert_eq!(values(noise.corrupt(images(1), &[item])), out[k * 784..(k + 1) * 784]);
+        assert_eq!(corrupt(noise, 0, &[item]), zeros[k * 784..(k + 1) * 784]);
     }
     // and change with the step and the seed; p = 0 changes nothing
     for other in [ContextNoise { step: 12, ..noise }, ContextNoise { seed: 6, ..noise }] {
-        assert_ne!(values(other.corrupt(images(3), &items)), out);
+        assert_ne!(corrupt(other, 0, &items), zeros);
     }
-    assert_eq!(
-        values(ContextNoise { p: 0.0, ..noise }.corrupt(images(3), &items)),
-        vec![0.5; 3 * 784]
-    );
+    assert_eq!(corrupt(ContextNoise { p: 0.0, ..noise }, 7, &items), vec![7; 3 * 784]);
 }
 
 /// With context noise the decoder reads corrupted images and is scored on the true ones,
@@ -1176,7 +1180,12 @@ seed: 3",
     assert!((one - two).abs() < 1e-6 * one, "{one} vs {two}");
 
     let batch = make_batch::<B>(&cfg.model, &train, &idx, &dev);
-    let corrupted = noise.corrupt(batch.images.clone(), &idx);
+    let corrupted = noise.images::<B>(&cfg.model, &train, &idx, &dev);
+    // the same draws as on the host bytes
+    let mut bytes: Vec<u8> = idx.iter().flat_map(|&i| train.image(i).iter().copied()).collect();
+    noise.corrupt(&mut bytes, &idx);
+    let floats: Vec<f32> = corrupted.clone().into_data().to_vec().unwrap();
+    assert_eq!(floats, bytes.iter().map(|&v| f32::from(v)).collect::<Vec<_>>());
     let scale = (idx.len() * 144) as f64 * std::f64::consts::LN_2;
     let bpd = |images: Tensor<B, 4>, code_of: Tensor<B, 4>| -> f64 {
         let cond = Condition::Vector(model.encode(code_of).unwrap());

@@ -37,15 +37,29 @@ pub fn condition(spec: &ModelSpec, ds: &Dataset, idx: &[usize]) -> CondInput {
 
 /// The images, targets and condition of dataset items `idx`.
 pub fn make_batch<B: Backend>(spec: &ModelSpec, ds: &Dataset, idx: &[usize], device: &B::Device) -> Batch<B> {
-    let bytes: Vec<u8> = idx.iter().flat_map(|&i| ds.image(i).iter().copied()).collect();
-    let shape = [idx.len(), spec.channels, spec.height, spec.width];
-    let f: Vec<f32> = bytes.iter().map(|&v| v as f32).collect();
+    let bytes = image_bytes(ds, idx);
     let i: Vec<i64> = bytes.iter().map(|&v| v as i64).collect();
     Batch {
-        images: Tensor::from_data(TensorData::new(f, shape), device),
-        targets: Tensor::from_data(TensorData::new(i, shape), device),
+        images: float_images(spec, bytes, device),
+        targets: Tensor::from_data(TensorData::new(i, shape(spec, idx.len())), device),
         cond: Condition::from_host(&condition(spec, ds, idx), device),
     }
+}
+
+fn shape(spec: &ModelSpec, n: usize) -> [usize; 4] {
+    [n, spec.channels, spec.height, spec.width]
+}
+
+/// The sub-pixels of dataset items `idx`, one image after another.
+fn image_bytes(ds: &Dataset, idx: &[usize]) -> Vec<u8> {
+    idx.iter().flat_map(|&i| ds.image(i).iter().copied()).collect()
+}
+
+/// `[n, C, H, W]` values 0..=255 as floats.
+fn float_images<B: Backend>(spec: &ModelSpec, bytes: Vec<u8>, device: &B::Device) -> Tensor<B, 4> {
+    let n = bytes.len() / spec.dims().max(1);
+    let f: Vec<f32> = bytes.into_iter().map(f32::from).collect();
+    Tensor::from_data(TensorData::new(f, shape(spec, n)), device)
 }
 
 /// The condition for `n` samples from the first `n` items of `ds` (cycled): their labels
@@ -69,11 +83,9 @@ pub struct ContextNoise {
 }
 
 impl ContextNoise {
-    /// `images` `[n, C, H, W]` of dataset items `idx` (values 0..=255 as floats), corrupted.
-    pub fn corrupt<B: Backend>(&self, images: Tensor<B, 4>, idx: &[usize]) -> Tensor<B, 4> {
-        let device = images.device();
-        let shape = images.dims();
-        let mut values: Vec<f32> = images.into_data().into_vec().expect("f32 images");
+    /// Corrupts, in place, the sub-pixels of dataset items `idx` laid out one image after
+    /// another in `values`.
+    pub fn corrupt(&self, values: &mut [u8], idx: &[usize]) {
         let per_image = values.len() / idx.len().max(1);
         let stream = image_seed(self.seed ^ 0xC0DE_C0DE_5EED_0001, self.step as usize);
         for (pixels, &item) in values.chunks_mut(per_image).zip(idx) {
@@ -83,10 +95,23 @@ impl ContextNoise {
                 // position never depends on the image's values
                 let (hit, level) = (rng.next_f64() < self.p, rng.next_u64() % 256);
                 if hit {
-                    *v = level as f32;
+                    *v = level as u8;
                 }
             }
         }
-        Tensor::from_data(TensorData::new(values, shape), &device)
+    }
+
+    /// The context the network reads for dataset items `idx`: their images, corrupted on
+    /// the host before they reach the device (no read-back of the batch).
+    pub fn images<B: Backend>(
+        &self,
+        spec: &ModelSpec,
+        ds: &Dataset,
+        idx: &[usize],
+        device: &B::Device,
+    ) -> Tensor<B, 4> {
+        let mut bytes = image_bytes(ds, idx);
+        self.corrupt(&mut bytes, idx);
+        float_images(spec, bytes, device)
     }
 }

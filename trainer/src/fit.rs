@@ -177,8 +177,8 @@ pub fn batch_gradients<B: FusedAutodiff>(
         let (images, cond) = match noise {
             None => (batch.images, batch.cond),
             Some(noise) => {
-                let cond = m.encode(batch.images.clone()).map_or(batch.cond, Condition::Vector);
-                (noise.corrupt(batch.images, chunk), cond)
+                let cond = m.encode(batch.images).map_or(batch.cond, Condition::Vector);
+                (noise.images::<B>(spec, train, chunk, device), cond)
             }
         };
         let loss = m.nll(images, batch.targets, &cond).sum().div_scalar(scale);
