@@ -56,7 +56,7 @@ pub struct Cli {
     /// Auto-encoder: encode this image with encoder.onnx, sample conditioned on it.
     #[arg(long)]
     pub reconstruct: Option<PathBuf>,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f64,
     /// PNG grid, or `.npy` for the raw uint8 images [n, C, H, W].
     #[arg(long)]

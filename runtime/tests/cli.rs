@@ -37,6 +37,32 @@ fn sample_cli_rejects_a_bad_scale() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--scale"));
 }
 
+/// A temperature that is not > 0 is refused with what is expected, negative ones included
+/// (not taken for a flag).
+#[test]
+fn sample_cli_rejects_a_temperature_not_above_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    for t in ["0", "-1", "-0.5", "nan"] {
+        let out = sample_cli()
+            .current_dir(root())
+            .args([
+                "--model",
+                "models/pretrained/mnist-gated",
+                "--backend",
+                "tract",
+                "--n",
+                "1",
+            ])
+            .args(["--temperature", t, "--out"])
+            .arg(tmp.path().join("x.npy"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--temperature {t} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("temperature must be a finite number > 0"), "{t}: {err}");
+    }
+}
+
 #[test]
 fn sample_cli_reports_a_missing_onnx_runtime_library() {
     let tmp = tempfile::tempdir().unwrap();

@@ -96,7 +96,7 @@ pub struct SampleArgs {
     pub label: Option<usize>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f64,
     #[arg(long, default_value = "cpu")]
     pub backend: BackendKind,
