@@ -22,6 +22,7 @@ pub mod model;
 pub mod rows;
 pub mod sample;
 pub mod spatialize;
+mod surgery;
 pub mod widen;
 
 pub use conditioning::Condition;

@@ -12,13 +12,12 @@
 //! (so they change nothing yet and get gradients). From there training can make the map
 //! depend on the position.
 
-use burn::module::Param;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 
 use crate::conditioning::{CondProjection, SpatialMap, UP_KERNEL};
 use crate::model::{Decoder, PixelModel};
 use crate::spec::{Arch, Conditioning};
+use crate::surgery::{host, param};
 
 impl<B: Backend> PixelModel<B> {
     /// This model with its vector code seen through a spatial map of `map_channels`
@@ -139,22 +138,4 @@ fn code_as_map<B: Backend>(map: &mut SpatialMap<B>, dim: usize) {
         *weight = param(w, [channels, channels, UP_KERNEL, UP_KERNEL], &device);
         *bias = param(b, [channels], &device);
     }
-}
-
-/// A tensor's values on the host, as f64 (weight surgery is done there, then put back).
-pub(crate) fn host<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Vec<f64> {
-    t.clone()
-        .into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .expect("float weights")
-}
-
-/// A parameter of `shape` from host values.
-pub(crate) fn param<B: Backend, const D: usize>(
-    values: Vec<f64>,
-    shape: [usize; D],
-    device: &B::Device,
-) -> Param<Tensor<B, D>> {
-    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }

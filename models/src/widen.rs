@@ -15,8 +15,8 @@ use burn::tensor::Tensor;
 use crate::conditioning::CondProjection;
 use crate::conv::Conv;
 use crate::model::{Decoder, PixelModel};
-use crate::spatialize::{host, param};
 use crate::spec::{Conditioning, ModelSpec};
+use crate::surgery::{host, param};
 
 impl<B: Backend> PixelModel<B> {
     /// This model grown towards `spec`, computing the same function: widened to its
