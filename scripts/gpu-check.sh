@@ -16,6 +16,9 @@
 #       MNIST (images/s, test bits/dim), PyTorch training on the same architecture,
 #       ONNX Runtime CUDA vs CPU logits, and naive vs cached sampling on ort-cuda at
 #       batch 16 and 256 for 28x28x1 and 32x32x3. One JSON line per figure.
+#       A dry run on the CPU (what scripts/test.sh does with a tiny config):
+#       BACKEND=cpu TORCH_DEVICE=cpu ORT_GPU=ort CONFIG=... STEPS=8 BATCHES=2 ...
+#       (TORCH_PYTHON=none: without the PyTorch peer).
 #   scripts/gpu-check.sh train DIR SECONDS NAME...   (there) the rest of the GPU time:
 #       resumes each run NAME (one of the bundle's RUNS, by its directory's name; a
 #       NAME with no shipped run starts fresh from DIR/models/configs/NAME.yaml) on burn-cuda,
@@ -108,21 +111,27 @@ PY
 fi
 
 steps="${STEPS:-300}"
-cfg=models/configs/mnist-gated-large.yaml
-sed -e 's/^eval_limit:.*/eval_limit: 2000/' -e 's/^sample_count:.*/sample_count: 0/' -e "s/^checkpoint_every:.*/checkpoint_every: $steps/" "$cfg" > gpu-train.yaml
+cfg="${CONFIG:-models/configs/mnist-gated-large.yaml}"
+backend="${BACKEND:-cuda}"; ort_gpu="${ORT_GPU:-ort-cuda}"
+sed -e 's/^eval_limit:.*/eval_limit: 2000/' -e 's/^sample_count:.*/sample_count: 0/' -e "s/^checkpoint_every:.*/checkpoint_every: $steps/" \
+  -e 's/^max_steps:.*//' -e 's/^train_limit:.*//' "$cfg" > gpu-train.yaml
 t0=$(date +%s)
-bin/trainer fit --config gpu-train.yaml --backend cuda --max-steps "$steps" --out runs/gpu >/dev/null
+rm -rf runs/gpu runs/gpu-onnx
+bin/trainer fit --config gpu-train.yaml --backend "$backend" --max-steps "$steps" --out runs/gpu >/dev/null
+# images/s: the median over the steps after the first five (warm-up: kernels compile)
+ours="$(python3 -c "import json,statistics;v=[json.loads(l)['images_per_s'] for l in open('runs/gpu/metrics.jsonl')];print(statistics.median(v[min(5, len(v) - 1):]))")"
 python3 - <<PY
-import json, statistics
-v=[json.loads(l)['images_per_s'] for l in open('runs/gpu/metrics.jsonl')][5:]
+import json
 e=[json.loads(l) for l in open('runs/gpu/epochs.jsonl')][-1]
-print(json.dumps({"figure":"burn-cuda training","config":"$cfg","steps":$steps,"images_per_s":statistics.median(v),"test_bits_per_dim":e["test_bits_per_dim"],"test_images":e["test_images"]}))
+print(json.dumps({"figure":"burn-$backend training","config":"$cfg","steps":$steps,"images_per_s":$ours,"test_bits_per_dim":e["test_bits_per_dim"],"test_images":e["test_images"]}))
 PY
-python3 scripts/reference_torch.py --config "$cfg" --steps 20 --device cuda \
-  --ours "$(python3 -c "import json,statistics;print(statistics.median([json.loads(l)['images_per_s'] for l in open('runs/gpu/metrics.jsonl')][5:]))")"
+# the PyTorch peer (TORCH_PYTHON=none skips it, for a dry run where torch is missing)
+if [ "${TORCH_PYTHON:-python3}" != none ]; then
+  "${TORCH_PYTHON:-python3}" scripts/reference_torch.py --config "$cfg" --steps 20 --device "${TORCH_DEVICE:-cuda}" --ours "$ours"
+fi
 bin/exporter --to onnx --run runs/gpu --out runs/gpu-onnx >/dev/null
-bin/compare_engines --model runs/gpu-onnx --a ort --b ort-cuda --batch 16
+bin/compare_engines --model runs/gpu-onnx --a ort --b "$ort_gpu" --batch 16
 for m in runs/gpu-onnx rgb32-onnx; do
-  bin/bench_sample --model "$m" --backends ort-cuda --batches 16,256 --naive-steps 8 | grep '^{'
+  bin/bench_sample --model "$m" --backends "$ort_gpu" --batches "${BATCHES:-16,256}" --naive-steps 8 | grep '^{'
 done
 echo "{\"figure\":\"wall seconds\",\"seconds\":$(( $(date +%s) - t0 ))}"

@@ -87,6 +87,18 @@ check "gpu-check.sh train (BACKEND=cpu) trains a cooled-down run on and brings i
   grep -q '\"figure\": \"training\", \"run\": \"tiny\", \"step\": 6' '$tmp/gpu.log' &&
   [ -f '$tmp/gpu-out/tiny/checkpoints/step-000000006/state.json' ] && [ -f '$tmp/gpu-out/tiny/metrics.jsonl' ] &&
   ! grep -q cooldown '$tmp/gpu-out/tiny/config.yaml' || { cat '$tmp/gpu.log'; false; }"
+# the GPU machine's check, dry run on the CPU with the tiny config (no PyTorch here): the
+# training figure, the engines' comparison, the two sampling benches and the wall time
+mkdir -p "$g/models" "$g/scripts"; cp -r models/configs "$g/models/"; cp scripts/reference_torch.py "$g/scripts/"
+for b in exporter examples/bench_sample examples/compare_engines; do ln -s "$bin/$b" "$g/bin/$(basename "$b")"; done
+"$bin"/exporter --to onnx --spec models/configs/tiny-gated.yaml --out "$g/rgb32-onnx" >/dev/null
+check "gpu-check.sh run (BACKEND=cpu, tiny config) prints every figure" bash -c "
+  ORT_DYLIB_PATH='$(scripts/setup-ort.sh)' BACKEND=cpu ORT_GPU=ort TORCH_PYTHON=none CONFIG=models/configs/tiny-gated.yaml \
+    STEPS=8 BATCHES=2 scripts/gpu-check.sh run '$g' > '$tmp/gpu-run.log' 2>&1 &&
+  grep -q '\"figure\": \"burn-cpu training\", \"config\": \"models/configs/tiny-gated.yaml\", \"steps\": 8' '$tmp/gpu-run.log' &&
+  grep -q '\"check\":\"compare_engines\",\"max_abs_bpd_diff\":0.0' '$tmp/gpu-run.log' &&
+  [ \$(grep -c '\"bench\":\"sample\"' '$tmp/gpu-run.log') = 2 ] && grep -q '\"figure\":\"wall seconds\"' '$tmp/gpu-run.log' ||
+  { cat '$tmp/gpu-run.log'; false; }"
 echo "== Python drop-in decoder (constriction $("$py" -c 'import importlib.metadata as m; print(m.version("constriction"))'))"
 check "scripts/decompress.py decodes the Rust compress output (MNIST, 10 images, batches of 4)" bash -c "
   '$bin/compress' --model models/pretrained/mnist-gated --in data/mnist/t10k-images-idx3-ubyte --limit 10 --batch 4 --out '$tmp/x.pcnn' >/dev/null &&
