@@ -7,6 +7,7 @@
 #
 #   scripts/bench-compress.sh [LIMIT]      (default: the whole test sets, 10000 images each)
 #   BACKEND=tract scripts/bench-compress.sh 500
+#   DATA=Fashion-MNIST scripts/bench-compress.sh   (one data set: MNIST or Fashion-MNIST)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
@@ -22,6 +23,7 @@ echo "| data ($limit test images, $backend) | PixelCNN .pcnn | model cross-entro
 echo "|---|---|---|---|---|---|---|---|---|"
 for entry in "MNIST:mnist-gated:data/mnist" "Fashion-MNIST:fashion-gated:data/fashion-mnist"; do
   IFS=: read -r name model data <<<"$entry"
+  [ -z "${DATA:-}" ] || [ "$DATA" = "$name" ] || continue
   src="$data/t10k-images-idx3-ubyte"; [ -f "$src" ] || src="$src.gz"
   # the first LIMIT images as a raw IDX file
   "$py" - "$src" "$limit" "$tmp/in-idx3-ubyte" <<'PY'
