@@ -1179,8 +1179,13 @@ seed: 3",
     let (one, two) = (loss(1, Some(noise)), loss(2, Some(noise)));
     assert!((one - two).abs() < 1e-6 * one, "{one} vs {two}");
 
-    let batch = make_batch::<B>(&cfg.model, &train, &idx, &dev);
-    let corrupted = noise.images::<B>(&cfg.model, &train, &idx, &dev);
+    let (batch, corrupted) = noise.batch::<B>(&cfg.model, &train, &idx, &dev);
+    let clean: Vec<f32> = make_batch::<B>(&cfg.model, &train, &idx, &dev)
+        .images
+        .into_data()
+        .to_vec()
+        .unwrap();
+    assert_eq!(batch.images.clone().into_data().to_vec::<f32>().unwrap(), clean);
     // the same draws as on the host bytes
     let mut bytes: Vec<u8> = idx.iter().flat_map(|&i| train.image(i).iter().copied()).collect();
     noise.corrupt(&mut bytes, &idx);

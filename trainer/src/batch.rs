@@ -37,7 +37,11 @@ pub fn condition(spec: &ModelSpec, ds: &Dataset, idx: &[usize]) -> CondInput {
 
 /// The images, targets and condition of dataset items `idx`.
 pub fn make_batch<B: Backend>(spec: &ModelSpec, ds: &Dataset, idx: &[usize], device: &B::Device) -> Batch<B> {
-    let bytes = image_bytes(ds, idx);
+    batch_of(spec, ds, idx, image_bytes(ds, idx), device)
+}
+
+/// The batch of dataset items `idx` whose sub-pixels are `bytes`.
+fn batch_of<B: Backend>(spec: &ModelSpec, ds: &Dataset, idx: &[usize], bytes: Vec<u8>, device: &B::Device) -> Batch<B> {
     let i: Vec<i64> = bytes.iter().map(|&v| v as i64).collect();
     Batch {
         images: float_images(spec, bytes, device),
@@ -101,17 +105,22 @@ impl ContextNoise {
         }
     }
 
-    /// The context the network reads for dataset items `idx`: their images, corrupted on
-    /// the host before they reach the device (no read-back of the batch).
-    pub fn images<B: Backend>(
+    /// The batch of dataset items `idx` and the context the network reads for it: the same
+    /// images, corrupted on the host before they reach the device (one gather of the
+    /// images, no read-back of the batch).
+    pub fn batch<B: Backend>(
         &self,
         spec: &ModelSpec,
         ds: &Dataset,
         idx: &[usize],
         device: &B::Device,
-    ) -> Tensor<B, 4> {
-        let mut bytes = image_bytes(ds, idx);
-        self.corrupt(&mut bytes, idx);
-        float_images(spec, bytes, device)
+    ) -> (Batch<B>, Tensor<B, 4>) {
+        let bytes = image_bytes(ds, idx);
+        let mut noisy = bytes.clone();
+        self.corrupt(&mut noisy, idx);
+        (
+            batch_of(spec, ds, idx, bytes, device),
+            float_images(spec, noisy, device),
+        )
     }
 }

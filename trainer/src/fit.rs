@@ -173,15 +173,18 @@ pub fn batch_gradients<B: FusedAutodiff>(
     let scale = idx.len() as f64 * spec.dims() as f64 * std::f64::consts::LN_2;
     let part = idx.len().div_ceil(workers.count().clamp(1, idx.len().max(1)));
     let run = |chunk: &[usize], m: &PixelModel<B>| {
-        let batch = make_batch::<B>(spec, train, chunk, device);
-        let (images, cond) = match noise {
-            None => (batch.images, batch.cond),
+        let (images, targets, cond) = match noise {
+            None => {
+                let batch = make_batch::<B>(spec, train, chunk, device);
+                (batch.images, batch.targets, batch.cond)
+            }
             Some(noise) => {
+                let (batch, context) = noise.batch::<B>(spec, train, chunk, device);
                 let cond = m.encode(batch.images).map_or(batch.cond, Condition::Vector);
-                (noise.images::<B>(spec, train, chunk, device), cond)
+                (context, batch.targets, cond)
             }
         };
-        let loss = m.nll(images, batch.targets, &cond).sum().div_scalar(scale);
+        let loss = m.nll(images, targets, &cond).sum().div_scalar(scale);
         let value: f64 = loss.clone().into_scalar().elem::<f64>();
         (value, GradientsParams::from_grads(loss.backward(), m))
     };
