@@ -58,16 +58,14 @@ if [ -f "$latest/ema-weights-v3.bin" ]; then
 fi
 resume_note=""
 # a run that ends by schedule: say which keys of the copied config to remove to train on
-stops=""
-grep -q '^  cooldown:' "$run/config.yaml" && stops="\`optimizer.cooldown\`"
+stops=""; how=""
+if grep -q '^  cooldown:' "$run/config.yaml"; then
+  stops="\`optimizer.cooldown\`"; how=", with a cool-down of its learning rate to zero"
+fi
 if grep -q '^max_steps: [0-9]' "$run/config.yaml"; then
   stops="${stops:+$stops and }\`max_steps\`"
 fi
-if [ -n "$stops" ]; then
-  resume_note=" (the run ended by its schedule"
-  grep -q '^  cooldown:' "$run/config.yaml" && resume_note="$resume_note, with a cool-down of its learning rate to zero"
-  resume_note="$resume_note: remove $stops from the copied \`config.yaml\` to train on)"
-fi
+[ -z "$stops" ] || resume_note=" (the run ended by its schedule$how: remove $stops from the copied \`config.yaml\` to train on)"
 cat > "$out/MODEL_CARD.md" <<CARD
 # $name
 
