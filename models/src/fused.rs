@@ -1,17 +1,19 @@
 //! Fused operations with their own backward pass, for where training spends its time
 //! outside the matrix products' arithmetic: the gate `tanh(a) * sigmoid(b)`, the 256-way
-//! softmax cross-entropy of the head, and the row convolution's matrix product and bias.
+//! softmax cross-entropy of the head, and the row convolution's tap gather, matrix
+//! product and bias.
 //!
 //! Composed from burn's primitives these are chains of elementwise passes, each with
 //! its own allocation and autodiff node (log-softmax alone is max, sub, exp, sum, log,
 //! sub and a gather, each with a backward; burn's matmul zero-fills its output first, its
-//! broadcast bias add goes element by element). [`FusedOps`] gives each of them one
-//! forward kernel and one backward kernel: a backend implements the pair (`*_forward`
-//! returns the output and what its backward needs), [`Autodiff`] wraps it as one graph
-//! node. Every backend has the composed form as its default, so CUDA and ndarray
-//! run exactly the formulation they ran before; the flex CPU backend overrides the kernels
-//! with one pass each over contiguous f32 rows, split over the rayon pool, and the matrix
-//! product with a direct gemm call into an unzeroed buffer. `tests/tests/fused.rs` checks
+//! broadcast bias add goes element by element, and the gather appends a zero row to its
+//! source with a full copy and scatters its gradient back on one core). [`FusedOps`]
+//! gives each of them one forward kernel and one backward kernel: a backend implements
+//! the pair (`*_forward` returns the output and what its backward needs), [`Autodiff`]
+//! wraps it as one graph node. Every backend has the composed form as its default, so
+//! CUDA and ndarray run exactly the formulation they ran before; the flex CPU backend
+//! overrides the kernels with one pass each over contiguous f32 rows, split over the
+//! rayon pool, and the matrix product with a direct gemm call into an unzeroed buffer. `tests/tests/fused.rs` checks
 //! both against the composed form and its autodiff gradients.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -21,7 +23,7 @@ use burn::backend::autodiff::ops::{binary, unary, Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{Int, Tensor, TensorPrimitive};
+use burn::tensor::{Int, Tensor, TensorMetadata, TensorPrimitive};
 
 /// A backend's fused kernels. Implement nothing to get the composed defaults.
 pub trait FusedOps: Backend {
@@ -56,6 +58,24 @@ pub trait FusedOps: Backend {
     /// view (a transpose in the backward pass).
     fn matmul_rows(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::float_matmul(x, w)
+    }
+
+    /// The taps of every output row side by side: source rows `x [N, C]` and `index`,
+    /// `R * taps` source rows with `N` standing for a row of zeros -> `[R, taps * C]`
+    /// (a convolution's input columns, see [`crate::rows`]).
+    fn gather_rows(x: FloatTensor<Self>, index: IntTensor<Self>, taps: usize) -> FloatTensor<Self> {
+        composed::gather_forward::<Self>(x, index, taps)
+    }
+
+    /// The gradient `[rows, C]` of [`Self::gather_rows`]'s source rows from its output's
+    /// `[R, taps * C]`: each source row gets the sum of the columns read from it.
+    fn gather_rows_backward(
+        index: IntTensor<Self>,
+        taps: usize,
+        rows: usize,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        composed::gather_backward::<Self>(index, taps, rows, grad)
     }
 
     /// Softmax cross-entropy of rows: logits `[M, K]`, targets `[M]` in `0..K` ->
@@ -116,6 +136,35 @@ mod composed {
         g.sum_dim(0).reshape([m]).into_primitive().tensor()
     }
 
+    /// The source rows with a zero row appended, selected by the index.
+    pub fn gather_forward<B: Backend>(x: FloatTensor<B>, index: IntTensor<B>, taps: usize) -> FloatTensor<B> {
+        let x = float::<B, 2>(x);
+        let [_, c] = x.dims();
+        let index = Tensor::<B, 1, Int>::from_primitive(index);
+        let r = index.dims()[0] / taps;
+        let padded = Tensor::cat(vec![x.clone(), Tensor::zeros([1, c], &x.device())], 0);
+        padded.select(0, index).reshape([r, taps * c]).into_primitive().tensor()
+    }
+
+    /// The output's gradient added into zeros at the selected rows (the zero row's share
+    /// dropped): the autodiff of [`gather_forward`].
+    pub fn gather_backward<B: Backend>(
+        index: IntTensor<B>,
+        taps: usize,
+        rows: usize,
+        grad: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        let g = float::<B, 2>(grad);
+        let [r, width] = g.dims();
+        let c = width / taps;
+        let index = Tensor::<B, 1, Int>::from_primitive(index);
+        Tensor::<B, 2>::zeros([rows + 1, c], &g.device())
+            .select_assign(0, index, g.reshape([r * taps, c]), IndexingUpdateOp::Add)
+            .narrow(0, 0, rows)
+            .into_primitive()
+            .tensor()
+    }
+
     pub fn nll_forward<B: Backend>(logits: FloatTensor<B>, targets: IntTensor<B>) -> (FloatTensor<B>, FloatTensor<B>) {
         let logp = activation::log_softmax(float::<B, 2>(logits), 1);
         let m = logp.dims()[0];
@@ -162,6 +211,15 @@ pub fn bias_rows<B: FusedOps>(y: Tensor<B, 2>, bias: Tensor<B, 1>) -> Tensor<B, 
 /// [`FusedOps::matmul_rows`] on tensors.
 pub fn matmul_rows<B: FusedOps>(x: Tensor<B, 2>, w: Tensor<B, 2>) -> Tensor<B, 2> {
     float(B::matmul_rows(x.into_primitive().tensor(), w.into_primitive().tensor()))
+}
+
+/// [`FusedOps::gather_rows`] on tensors.
+pub fn gather_rows<B: FusedOps>(x: Tensor<B, 2>, index: Tensor<B, 1, Int>, taps: usize) -> Tensor<B, 2> {
+    float(B::gather_rows(
+        x.into_primitive().tensor(),
+        index.into_primitive(),
+        taps,
+    ))
 }
 
 /// [`FusedOps::nll_rows`] on tensors.
@@ -238,6 +296,32 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
                 prep.finish((x.primitive, w.primitive), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::matmul_rows(x.primitive, w.primitive)),
+        }
+    }
+
+    fn gather_rows(x: FloatTensor<Self>, index: IntTensor<Self>, taps: usize) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Gather;
+
+        impl<B: FusedOps> Backward<B, 1> for Gather {
+            /// The index, taps per row and the number of source rows.
+            type State = (IntTensor<B>, usize, usize);
+
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let (index, taps, rows) = ops.state;
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+                    B::gather_rows_backward(index, taps, rows, grad)
+                });
+            }
+        }
+
+        match Gather.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let rows = x.primitive.shape()[0];
+                let y = B::gather_rows(x.primitive, index.clone(), taps);
+                prep.finish((index, taps, rows), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::gather_rows(x.primitive, index, taps)),
         }
     }
 
@@ -532,6 +616,90 @@ mod flex {
                 }
             }
             tensor(sums, [m])
+        }
+
+        /// One copy per tap, straight from the source rows (no zero row appended).
+        fn gather_rows(x: FlexTensor, index: FlexTensor, taps: usize) -> FlexTensor {
+            let (Some((src, n, c)), Some(idx)) = (f32_rows(&x), targets(&index)) else {
+                return composed::gather_forward::<Self>(x, index, taps);
+            };
+            assert!(
+                taps > 0 && idx.len() % taps == 0 && idx.iter().all(|&s| s <= n),
+                "a gather index must hold whole rows of {taps} taps, each a source row in 0..={n}"
+            );
+            let (r, width) = (idx.len() / taps, taps * c);
+            let xs = f32s(&src);
+            let mut out = output(r * width);
+            if c > 0 {
+                spare(&mut out, r * width)
+                    .par_chunks_mut(width * ROWS_PER_TASK)
+                    .zip(idx.par_chunks(taps * ROWS_PER_TASK))
+                    .for_each(|(out, idx)| {
+                        for (dst, &s) in out.chunks_mut(c).zip(idx) {
+                            if s == n {
+                                dst.iter_mut().for_each(|d| {
+                                    d.write(0.0);
+                                });
+                            } else {
+                                for (d, &v) in dst.iter_mut().zip(&xs[s * c..(s + 1) * c]) {
+                                    d.write(v);
+                                }
+                            }
+                        }
+                    });
+            }
+            // SAFETY: every (row, tap) block written above
+            tensor(unsafe { assume_written(out, r * width) }, [r, width])
+        }
+
+        /// Each source row sums the columns that read it. A convolution's taps read a
+        /// source row at most once each, so the sum runs over the inverse index in
+        /// parallel over source rows, taps in descending order: for a shift kernel
+        /// that is the ascending order of the reading positions, the order of the
+        /// composed form's serial scatter-add. Other indices take that serial add.
+        fn gather_rows_backward(index: FlexTensor, taps: usize, rows: usize, grad: FlexTensor) -> FlexTensor {
+            let (Some((g, _, width)), Some(idx)) = (f32_rows(&grad), targets(&index)) else {
+                return composed::gather_backward::<Self>(index, taps, rows, grad);
+            };
+            let c = width / taps;
+            let gs = f32s(&g);
+            let mut dx = vec![0f32; rows * c];
+            const NONE: usize = usize::MAX;
+            let mut inverse = vec![NONE; rows * taps];
+            let mut injective = true;
+            for (k, &s) in idx.iter().enumerate() {
+                if s < rows {
+                    let slot = &mut inverse[s * taps + k % taps];
+                    if *slot != NONE {
+                        injective = false;
+                        break;
+                    }
+                    *slot = k;
+                }
+            }
+            if c == 0 {
+                return tensor(dx, [rows, c]);
+            }
+            if injective {
+                dx.par_chunks_mut(c * ROWS_PER_TASK)
+                    .zip(inverse.par_chunks(taps * ROWS_PER_TASK))
+                    .for_each(|(dx, inverse)| {
+                        for (dx, readers) in dx.chunks_mut(c).zip(inverse.chunks(taps)) {
+                            for &k in readers.iter().rev().filter(|&&k| k != NONE) {
+                                for (d, &v) in dx.iter_mut().zip(&gs[k * c..(k + 1) * c]) {
+                                    *d += v;
+                                }
+                            }
+                        }
+                    });
+            } else {
+                for (k, &s) in idx.iter().enumerate().filter(|&(_, &s)| s < rows) {
+                    for (d, &v) in dx[s * c..(s + 1) * c].iter_mut().zip(&gs[k * c..(k + 1) * c]) {
+                        *d += v;
+                    }
+                }
+            }
+            tensor(dx, [rows, c])
         }
 
         /// Saves each row's log-sum-exp `[M]`.

@@ -14,6 +14,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::conditioning::{CondFeatures, RowCond};
+use crate::fused::{gather_rows, FusedOps};
 
 /// Batch and image size of a row tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +75,11 @@ impl<B: Backend> TapIndex<B> {
     }
 
     /// Rows `[N, C]` -> the taps of every pixel side by side, `[N, taps * C]`.
-    pub fn gather(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let [n, c] = x.dims();
-        let padded = Tensor::cat(vec![x.clone(), Tensor::zeros([1, c], &x.device())], 0);
-        padded.select(0, self.index.clone()).reshape([n, self.taps * c])
+    pub fn gather(&self, x: Tensor<B, 2>) -> Tensor<B, 2>
+    where
+        B: FusedOps,
+    {
+        gather_rows(x, self.index.clone(), self.taps)
     }
 }
 

@@ -7,8 +7,9 @@
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{activation, Int, Tensor, TensorData};
-use pixelcnn_models::fused::{bias_rows, gate_rows, matmul_rows, nll_rows, FusedOps};
+use pixelcnn_models::fused::{bias_rows, gate_rows, gather_rows, matmul_rows, nll_rows, FusedOps};
 use pixelcnn_models::gated::gate;
+use pixelcnn_models::rows::{tap_rows, RowShape};
 
 /// Deterministic values spread over `[-scale, scale]`, with some large ones so tanh
 /// and sigmoid saturate.
@@ -119,6 +120,65 @@ fn matmul_both<B: AutodiffBackend + FusedOps>(n: usize, k: usize, m: usize) -> [
     [run(true), run(false)]
 }
 
+/// The taps of `index` gathered (fused, or a zero row appended and burn's select) and
+/// the source rows' gradient, for `n` source rows of `c` features.
+fn gather_both<B: AutodiffBackend + FusedOps>(
+    index: &[i64],
+    taps: usize,
+    n: usize,
+    c: usize,
+) -> [(Vec<f64>, Vec<f64>); 2] {
+    let r = index.len() / taps;
+    let x = values(n * c, 2.0);
+    let up = float::<B, 2>(values(r * taps * c, 1.0), [r, taps * c]);
+    let run = |fused: bool| {
+        let x = float::<B, 2>(x.clone(), [n, c]).require_grad();
+        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(index.to_vec(), [index.len()]), &Default::default());
+        let y = if fused {
+            gather_rows(x.clone(), idx, taps)
+        } else {
+            Tensor::cat(vec![x.clone(), Tensor::zeros([1, c], &Default::default())], 0)
+                .select(0, idx)
+                .reshape([r, taps * c])
+        };
+        let grads = (y.clone() * up.clone()).sum().backward();
+        (flat(y), flat(x.grad(&grads).unwrap()))
+    };
+    [run(true), run(false)]
+}
+
+/// The tap index of a `kh x kw` kernel padded `top`, `left` on `shape`, and its source rows.
+fn taps_of(shape: RowShape, kh: usize, kw: usize, top: usize, left: usize) -> (Vec<i64>, usize, usize) {
+    (tap_rows(shape, kh, kw, top, left), kh * kw, shape.rows())
+}
+
+#[test]
+fn flex_gather_kernels_match_a_select_with_a_zero_row() {
+    let shape = |batch, height, width| RowShape { batch, height, width };
+    // the gated layers' vertical (2x3 over the rows above), horizontal (1x2) and shift-down
+    // taps, the 7x7 first layer's 4x7, on MNIST-sized images and on images narrower than
+    // their kernel; then an index that reads a row twice in one tap (the serial path)
+    let cases = [
+        (taps_of(shape(3, 28, 28), 2, 3, 1, 1), 64),
+        (taps_of(shape(3, 28, 28), 1, 2, 0, 1), 32),
+        (taps_of(shape(3, 28, 28), 1, 1, 1, 0), 128),
+        (taps_of(shape(2, 28, 28), 4, 7, 3, 3), 3),
+        (taps_of(shape(2, 3, 2), 4, 7, 3, 3), 5),
+        ((vec![0, 1, 1, 2, 3, 3, 1, 0], 2, 3), 4),
+    ];
+    for ((index, taps, n), c) in cases {
+        let [(y, dx), (y_ref, dx_ref)] = gather_both::<Autodiff<Flex>>(&index, taps, n, c);
+        assert_eq!(y, y_ref, "{taps} taps: the gathered columns differ");
+        let d = rel_diff(&dx, &dx_ref);
+        assert!(
+            d < 1e-6,
+            "{taps} taps: the source rows' gradient differs by {d:e} (relative)"
+        );
+        // every source row read by some tap has a non-zero gradient somewhere
+        assert!(dx.iter().any(|&v| v != 0.0));
+    }
+}
+
 #[test]
 fn flex_matmul_kernel_matches_burns_matmul() {
     // large enough to take gemm's parallel path, and a small one
@@ -188,6 +248,19 @@ fn fused_backward_equals_autodiff_of_the_composed_form_in_f64() {
     let [fused, composed] = bias_both::<B>(30, 5);
     assert_eq!(fused, composed);
     let [fused, composed] = matmul_both::<B>(30, 6, 4);
+    assert_eq!(fused, composed);
+    let (index, taps, n) = taps_of(
+        RowShape {
+            batch: 2,
+            height: 5,
+            width: 4,
+        },
+        2,
+        3,
+        1,
+        1,
+    );
+    let [fused, composed] = gather_both::<B>(&index, taps, n, 3);
     assert_eq!(fused, composed);
     let [(nll, dx), (nll_ref, dx_ref)] = nll_both::<B>(40, 256);
     assert!(max_diff(&nll, &nll_ref) < 1e-12, "{:e}", max_diff(&nll, &nll_ref));
