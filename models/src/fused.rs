@@ -13,8 +13,9 @@
 //! wraps it as one graph node. Every backend has the composed form as its default, so
 //! CUDA and ndarray run exactly the formulation they ran before; the flex CPU backend
 //! overrides the kernels with one pass each over contiguous f32 rows, split over the
-//! rayon pool, and the matrix product with a direct gemm call into an unzeroed buffer. `tests/tests/fused.rs` checks
-//! both against the composed form and its autodiff gradients.
+//! rayon pool, and the matrix product with a direct gemm call into an unzeroed buffer.
+//! `tests/tests/fused.rs` checks both against the composed form and its autodiff
+//! gradients.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
