@@ -52,7 +52,8 @@ spec="$(python3 -c "import json;print(json.dumps(json.load(open('$latest/spec.js
 weights="the optimizer's weights at that step"
 ema="$(sed -n 's/^ema_decay: //p' "$run/config.yaml")"
 ema_file=""
-if [ -f "$latest/ema-weights-v3.bin" ]; then
+# (a checkpoint stores a file over 4 MiB as numbered parts: ema-weights-v3.bin.part-000, ...)
+if [ -f "$latest/ema-weights-v3.bin" ] || [ -f "$latest/ema-weights-v3.bin.part-000" ]; then
   weights="the moving average of the weights (\`ema_decay: $ema\`, \`ema-weights-v3.bin\`), which scores, samples and graphs below use"
   ema_file=", the weights' moving average"
 fi

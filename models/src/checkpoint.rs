@@ -6,7 +6,12 @@
 //! directory, every file fsynced, then renamed into place, so a crash never leaves a
 //! half-written checkpoint where a reader would find it. `manifest.json` stores each
 //! file's CRC-32, so corruption is reported as such instead of failing deep in a decoder.
+//! A file larger than [`PART_BYTES`] (the weights of a wide model, its Adam moments) is
+//! stored as numbered parts, `optim.bin.part-000`, `optim.bin.part-001`, ..., each at most
+//! that size and with its own CRC-32 in the manifest, so a checkpoint can be committed to a
+//! repository that limits the size of a file; readers put the parts back together.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,10 +65,27 @@ pub const MODEL_FILE_V1: &str = "model.bin";
 pub const EMA_FILE: &str = "ema-weights-v3.bin";
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const CHECKPOINTS: &str = "checkpoints";
+/// The largest file a checkpoint writes: a larger one is stored in parts of this size
+/// (4 MiB), see [`part_name`].
+pub const PART_BYTES: usize = 4 << 20;
 
+/// A checkpoint's table of contents: each file as (name, CRC-32, bytes), and the parts of
+/// the files stored in parts, in order, each as (name, CRC-32, bytes).
 #[derive(Serialize, Deserialize)]
 struct Manifest {
     files: Vec<(String, u32, u64)>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    parts: BTreeMap<String, Vec<(String, u32, u64)>>,
+}
+
+/// The name of part `k` of a checkpoint file stored in parts: `optim.bin.part-001`.
+pub fn part_name(file: &str, k: usize) -> String {
+    format!("{file}.part-{k:03}")
+}
+
+/// Whether the checkpoint `dir` holds `file`, whole or in parts.
+pub fn has_file(dir: &Path, file: &str) -> bool {
+    dir.join(file).exists() || dir.join(part_name(file, 0)).exists()
 }
 
 /// Directory name of the checkpoint taken after `step` optimizer steps.
@@ -71,8 +93,8 @@ pub fn step_name(step: u64) -> String {
     format!("step-{step:09}")
 }
 
-/// Writes `files` as the checkpoint directory `parent/name`, atomically. An existing
-/// checkpoint of that name is replaced.
+/// Writes `files` as the checkpoint directory `parent/name`, atomically, each file larger
+/// than [`PART_BYTES`] in parts. An existing checkpoint of that name is replaced.
 pub fn write_atomic(parent: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> Result<PathBuf, CheckpointError> {
     fs::create_dir_all(parent).map_err(io_err(parent))?;
     let tmp = parent.join(format!(".tmp-{name}"));
@@ -80,9 +102,22 @@ pub fn write_atomic(parent: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> Res
         fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    let mut manifest = Manifest { files: Vec::new() };
+    let mut manifest = Manifest {
+        files: Vec::new(),
+        parts: BTreeMap::new(),
+    };
     for (file, bytes) in files {
-        write_synced(&tmp.join(file), bytes)?;
+        if bytes.len() > PART_BYTES {
+            let mut parts = Vec::new();
+            for (k, chunk) in bytes.chunks(PART_BYTES).enumerate() {
+                let part = part_name(file, k);
+                write_synced(&tmp.join(&part), chunk)?;
+                parts.push((part, crc32fast::hash(chunk), chunk.len() as u64));
+            }
+            manifest.parts.insert(file.to_string(), parts);
+        } else {
+            write_synced(&tmp.join(file), bytes)?;
+        }
         manifest
             .files
             .push((file.to_string(), crc32fast::hash(bytes), bytes.len() as u64));
@@ -127,29 +162,48 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     f.sync_all().map_err(io_err(path))
 }
 
-/// Reads one file of a checkpoint, checking it against the manifest.
+/// Reads one file of a checkpoint (putting its parts together if it is stored in parts),
+/// checking it against the manifest.
 pub fn read_file(dir: &Path, file: &str) -> Result<Vec<u8>, CheckpointError> {
     let mpath = dir.join(MANIFEST_FILE);
     let mtext = fs::read(&mpath).map_err(io_err(&mpath))?;
     let manifest: Manifest =
         serde_json::from_slice(&mtext).map_err(|e| invalid(&mpath, format!("not a checkpoint manifest: {e}")))?;
-    let path = dir.join(file);
-    let bytes = fs::read(&path).map_err(io_err(&path))?;
     let (_, crc, len) = manifest
         .files
         .iter()
         .find(|(name, _, _)| name == file)
         .ok_or_else(|| invalid(&mpath, format!("lists no `{file}`")))?;
-    if bytes.len() as u64 != *len || crc32fast::hash(&bytes) != *crc {
+    let path = dir.join(file);
+    let bytes = match manifest.parts.get(file) {
+        None => fs::read(&path).map_err(io_err(&path))?,
+        Some(parts) => {
+            let mut bytes = Vec::with_capacity(*len as usize);
+            for (part, crc, len) in parts {
+                let path = dir.join(part);
+                let chunk = fs::read(&path).map_err(io_err(&path))?;
+                check(&path, &chunk, *crc, *len)?;
+                bytes.extend_from_slice(&chunk);
+            }
+            bytes
+        }
+    };
+    check(&path, &bytes, *crc, *len)?;
+    Ok(bytes)
+}
+
+/// `bytes`, read from `path`, against their manifest entry.
+fn check(path: &Path, bytes: &[u8], crc: u32, len: u64) -> Result<(), CheckpointError> {
+    if bytes.len() as u64 != len || crc32fast::hash(bytes) != crc {
         return Err(invalid(
-            &path,
+            path,
             format!(
                 "corrupt: expected {len} bytes with CRC-32 {crc:08x} (manifest), found {} bytes",
                 bytes.len()
             ),
         ));
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// All checkpoints of a run, oldest first, as (step, dir).
@@ -240,7 +294,7 @@ pub fn weights_name(averaged: bool) -> &'static str {
 
 /// Whether a checkpoint holds a moving average of its weights.
 pub fn has_ema(dir: &Path) -> bool {
-    dir.join(EMA_FILE).exists()
+    has_file(dir, EMA_FILE)
 }
 
 /// Loads the model of a checkpoint directory with the chosen weights.
@@ -255,7 +309,7 @@ pub fn load_weights<B: Backend>(
     } else {
         [MODEL_FILE, MODEL_FILE_V2, MODEL_FILE_V1]
             .into_iter()
-            .find(|f| dir.join(f).exists())
+            .find(|f| has_file(dir, f))
             .unwrap_or(MODEL_FILE)
     };
     let weights = dir.join(file);
@@ -381,5 +435,53 @@ mod tests {
         // nothing left behind but the checkpoint
         let left: Vec<_> = fs::read_dir(&parent).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, vec![std::ffi::OsString::from(&name)]);
+    }
+
+    #[test]
+    fn a_file_over_the_part_size_is_stored_in_parts_and_read_back_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..2 * PART_BYTES + 12345).map(|i| (i * 7 % 251) as u8).collect();
+        let small = vec![3u8; 1000];
+        let dir = write_atomic(
+            tmp.path(),
+            "c",
+            &[("big.bin", big.clone()), ("small.bin", small.clone())],
+        )
+        .unwrap();
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let want = [
+            "big.bin.part-000",
+            "big.bin.part-001",
+            "big.bin.part-002",
+            MANIFEST_FILE,
+            "small.bin",
+        ];
+        assert_eq!(names, want);
+        for name in &names {
+            assert!(
+                fs::metadata(dir.join(name)).unwrap().len() <= PART_BYTES as u64,
+                "{name}"
+            );
+        }
+        assert_eq!(fs::metadata(dir.join("big.bin.part-002")).unwrap().len(), 12345);
+        assert!(has_file(&dir, "big.bin") && has_file(&dir, "small.bin") && !has_file(&dir, "other.bin"));
+        assert_eq!(read_file(&dir, "big.bin").unwrap(), big);
+        assert_eq!(read_file(&dir, "small.bin").unwrap(), small);
+
+        // a damaged part is named as such
+        let part = dir.join("big.bin.part-001");
+        let mut bytes = fs::read(&part).unwrap();
+        bytes[100] ^= 1;
+        fs::write(&part, &bytes).unwrap();
+        let err = read_file(&dir, "big.bin").unwrap_err().to_string();
+        assert!(err.contains("big.bin.part-001") && err.contains("corrupt"), "{err}");
+        // and so is a missing one
+        fs::remove_file(&part).unwrap();
+        let err = read_file(&dir, "big.bin").unwrap_err().to_string();
+        assert!(err.contains("big.bin.part-001"), "{err}");
     }
 }
