@@ -29,6 +29,9 @@ files="\`model.onnx\` (scoring, naive sampling), \`README.md\` (interface)"
 [ "$mode" = cached ] && files="\`model.onnx\` (scoring, naive sampling), \`step_row.onnx\` + \`step_pixel.onnx\` (cached
   sampling), \`README.md\` (interface)"
 [ -f "$out/encoder.onnx" ] && files="$files, \`encoder.onnx\` (the encoder: image to code h)"
+# graphs over the exporter's largest file keep their weights beside them (ONNX external data)
+data="$(cd "$out" && ls -- *.onnx.data-* 2>/dev/null | sed 's/.*/`&`/' | paste -sd, - | sed 's/,/, /g')"
+[ -n "$data" ] && files="$files, $data (the weights of the graphs over 4 MiB, ONNX external data: keep them beside the graphs)"
 eval_json="$("$bin"/trainer eval --run "$run" --limit "$limit")"
 dataset=$(sed -n 's/^  path: //p' "$run/config.yaml" | head -n1)
 full_json=""

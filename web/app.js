@@ -149,7 +149,9 @@ export async function loadModel(dir) {
   for (const [role, g] of Object.entries(contract.graphs)) {
     if (role === 'encoder') continue; // auto-encoder reconstructions are not offered here
     const bytes = g.file === 'model.onnx' ? entry : await fetchBytes(dir + g.file);
-    sessions[role] = await ort.InferenceSession.create(bytes, options);
+    // weights kept beside the graph (ONNX external data): onnxruntime-web fetches them
+    const externalData = (g.external_data ?? []).map((f) => ({ path: f, data: dir + f }));
+    sessions[role] = await ort.InferenceSession.create(bytes, externalData.length ? { ...options, externalData } : options);
   }
   const threads = backend === 'wasm' ? ort.env.wasm.numThreads : null; // settled by the first session
   const m = { dir, spec, contract, sessions, C: spec.channels, H: spec.height, W: spec.width, backend, threads };

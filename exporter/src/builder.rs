@@ -220,6 +220,7 @@ impl GraphBuilder {
             file: file.to_string(),
             inputs: self.inputs.clone(),
             outputs: self.outputs.clone(),
+            external_data: Vec::new(),
         }
     }
 
@@ -235,13 +236,18 @@ impl GraphBuilder {
         m.producer_name = "pixelcnn-deploy".into();
         m.producer_version = env!("CARGO_PKG_VERSION").into();
         m.doc_string = doc.to_string();
-        for (k, v) in metadata {
-            let mut e = StringStringEntryProto::new();
-            e.key = k.to_string();
-            e.value = v.clone();
-            m.metadata_props.push(e);
-        }
+        add_metadata(&mut m, metadata);
         m.graph = Some(self.graph).into();
         m
+    }
+}
+
+/// Appends `metadata` (key, value) to a model's `metadata_props`.
+pub fn add_metadata(m: &mut ModelProto, metadata: &[(&str, String)]) {
+    for (k, v) in metadata {
+        let mut e = StringStringEntryProto::new();
+        e.key = k.to_string();
+        e.value = v.clone();
+        m.metadata_props.push(e);
     }
 }

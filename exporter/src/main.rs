@@ -1,4 +1,5 @@
-//! `exporter --to onnx --run RUN_DIR --out OUT_DIR [--weights deployed|trained] [--opset N]`
+//! `exporter --to onnx --run RUN_DIR --out OUT_DIR [--weights deployed|trained] [--opset N]
+//! [--max-file-bytes N]`
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -27,6 +28,11 @@ struct Cli {
     out: PathBuf,
     #[arg(long, default_value_t = pixelcnn_exporter::DEFAULT_OPSET)]
     opset: i64,
+    /// The largest file to write, in bytes (default 4 MiB): a graph that would be larger
+    /// keeps its weights beside it in ONNX external data files (`model.onnx.data-000`, ...)
+    /// of at most this size, listed in the contract's `external_data`.
+    #[arg(long, default_value_t = pixelcnn_exporter::DEFAULT_MAX_FILE_BYTES)]
+    max_file_bytes: usize,
     /// Also write OUT/reference/: N inputs and the burn model's outputs as .npy files
     /// (used by scripts/check_onnx.py).
     #[arg(long, default_value_t = 0)]
@@ -74,7 +80,11 @@ fn main() {
                 )
             }
         };
-        let report = pixelcnn_exporter::export(&model, &cli.out, cli.opset)?;
+        let options = pixelcnn_exporter::ExportOptions {
+            opset: cli.opset,
+            max_file_bytes: cli.max_file_bytes,
+        };
+        let report = pixelcnn_exporter::export_with(&model, &cli.out, &options)?;
         if cli.reference > 0 {
             pixelcnn_exporter::reference::write_reference(&model, &cli.out, cli.reference, &Default::default())?;
         }

@@ -16,6 +16,14 @@ pub fn render(spec: &ModelSpec, contract: &Contract, opset: i64) -> String {
     let _ = writeln!(s, "Every graph carries `pixelcnn.spec` (the model) and `pixelcnn.contract` (this interface, as JSON) in its metadata.\n");
     for (role, g) in &contract.graphs {
         let _ = writeln!(s, "## `{}` ({role})\n", g.file);
+        if !g.external_data.is_empty() {
+            let files: Vec<String> = g.external_data.iter().map(|f| format!("`{f}`")).collect();
+            let _ = writeln!(
+                s,
+                "Its weights are in {} beside it (ONNX external data): keep them in the same directory.\n",
+                files.join(", ")
+            );
+        }
         let _ = writeln!(s, "| direction | name | dtype | shape |\n|---|---|---|---|");
         for (dir, list) in [("input", &g.inputs), ("output", &g.outputs)] {
             for t in list {

@@ -122,12 +122,16 @@ pub fn entropy_model(p: &[f64]) -> anyhow::Result<DefaultContiguousCategoricalEn
         .map_err(|()| anyhow::anyhow!("logits give no valid distribution"))
 }
 
-/// SHA-256 (hex) of the step graphs, which fix every probability.
+/// SHA-256 (hex) of the step graphs, which fix every probability: each graph file, then
+/// the files holding its weights when they are kept beside it (external data).
 pub fn model_hash(export: &Export) -> anyhow::Result<String> {
     let mut h = Sha256::new();
     for role in ["step_row", "step_pixel"] {
-        let (_, path) = export.graph(role)?;
-        h.update(std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?);
+        let (contract, path) = export.graph(role)?;
+        let data = contract.external_data.iter().map(|f| export.dir.join(f));
+        for path in std::iter::once(path).chain(data) {
+            h.update(std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?);
+        }
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -210,3 +210,96 @@ fn encoder_graph_equals_burns_encoder_on_both_engines() {
         }
     }
 }
+
+/// An export whose graphs would be larger than its largest file keeps their weights in
+/// ONNX external data files of at most that size, listed in the contract; ONNX Runtime and
+/// tract load them from beside the graph and compute exactly what the one-file export
+/// does, and the cached samplers draw the same images. Exporting again with room for the
+/// weights removes the data files.
+#[test]
+fn weights_in_external_data_files_give_the_same_outputs_on_every_runtime() {
+    use pixelcnn_runtime::sampler::{self, Mode, SampleRequest};
+    let spec = tiny_spec(Arch::Gated, 3, Conditioning::Class { classes: 3 });
+    let model = PixelModel::<Cpu>::new(&spec, 5, &Default::default());
+    let (whole, split) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    pixelcnn_exporter::export(&model, whole.path(), 17).unwrap();
+    let max = 40 << 10;
+    let options = pixelcnn_exporter::ExportOptions {
+        opset: 17,
+        max_file_bytes: max,
+    };
+    pixelcnn_exporter::export_with(&model, split.path(), &options).unwrap();
+
+    let export = Export::open(split.path()).unwrap();
+    let mut data_files = 0;
+    for (role, g) in &export.contract.graphs {
+        let inline = std::fs::metadata(whole.path().join(&g.file)).unwrap().len();
+        if inline > max as u64 {
+            assert!(!g.external_data.is_empty(), "{role}: {inline} bytes stay in {}", g.file);
+        } else if inline < max as u64 / 2 {
+            assert!(
+                g.external_data.is_empty(),
+                "{role}: {inline} bytes, yet {:?}",
+                g.external_data
+            );
+        }
+        for f in &g.external_data {
+            assert!(f.starts_with(&format!("{}.data-", g.file)), "{role}: {f}");
+            assert!(split.path().join(f).exists(), "{role}: {f} not written");
+            data_files += 1;
+        }
+    }
+    // this model: model.onnx (72 KB) in two data files, step_pixel.onnx (52 KB) in one,
+    // step_row.onnx (22 KB) whole
+    assert!(export.contract.graphs["model"].external_data.len() >= 2);
+    assert!(export.contract.graphs["step_row"].external_data.is_empty());
+    assert!(data_files >= 3, "{data_files} data files");
+    for entry in std::fs::read_dir(split.path()).unwrap() {
+        let entry = entry.unwrap();
+        let len = entry.metadata().unwrap().len();
+        assert!(len <= max as u64, "{:?}: {len} bytes", entry.file_name());
+    }
+    let whole_export = Export::open(whole.path()).unwrap();
+    assert!(whole_export
+        .contract
+        .graphs
+        .values()
+        .all(|g| g.external_data.is_empty()));
+
+    let x = inputs(&spec, 2, 7);
+    for engine in [EngineKind::Ort, EngineKind::Tract] {
+        assert_eq!(
+            onnx_outputs(whole.path(), &engine, &x),
+            onnx_outputs(split.path(), &engine, &x),
+            "{engine}: model.onnx"
+        );
+        let req = SampleRequest {
+            cond: x.cond(),
+            seeds: vec![3, 4],
+            prefix: None,
+            temperature: 1.0,
+        };
+        let draw = |e: &Export| {
+            sampler::open(e, &engine, Mode::Cached, 2)
+                .unwrap()
+                .sample(&req, &mut |_, _| {})
+                .unwrap()
+        };
+        assert_eq!(draw(&whole_export), draw(&export), "{engine}: cached sampling");
+    }
+
+    // room for everything: one file a graph again, no data file left behind
+    pixelcnn_exporter::export(&model, split.path(), 17).unwrap();
+    let left: Vec<_> = std::fs::read_dir(split.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".data-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(Export::open(split.path())
+        .unwrap()
+        .contract
+        .graphs
+        .values()
+        .all(|g| g.external_data.is_empty()));
+}

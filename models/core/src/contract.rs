@@ -75,6 +75,12 @@ pub struct GraphContract {
     pub file: String,
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<TensorSpec>,
+    /// The files beside `file` that hold its weights (ONNX external data), for a graph
+    /// whose weights would make `file` larger than the export's largest file; empty when
+    /// `file` holds them all. A runtime loading the graph from a path finds them itself;
+    /// one loading it from bytes is handed them (onnxruntime-web's `externalData`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_data: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
