@@ -511,7 +511,7 @@ fn append_to(path: &Path) -> anyhow::Result<File> {
 }
 
 /// Flushes the step metrics, writes a checkpoint (keeping the newest `keep_last` and the
-/// best), and re-draws the curves.
+/// best), and re-draws the curves (a failure to draw them is a warning).
 fn save<B: AutodiffBackend, O: Optimizer<PixelModel<B>, B>>(
     out: &Path,
     metrics: &mut File,
@@ -535,7 +535,13 @@ fn save<B: AutodiffBackend, O: Optimizer<PixelModel<B>, B>>(
             fs::remove_dir_all(path).with_context(|| format!("removing old checkpoint {}", path.display()))?;
         }
     }
-    plot_run(out)?;
+    // the curves are a picture of metrics.jsonl, which holds them: a machine without fonts
+    // (or an unwritable picture) costs the picture, said once, not the training
+    if let Err(e) = plot_run(out) {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        let png = out.join("training-curves.png");
+        WARNED.call_once(|| eprintln!("warning: {}: curves not drawn ({e:#}); training goes on", png.display()));
+    }
     Ok(dir)
 }
 

@@ -205,3 +205,29 @@ fn a_run_whose_cooldown_ended_says_so_on_resume() {
         "{err}"
     );
 }
+
+/// The curves are a picture of metrics.jsonl: where they cannot be drawn (a machine without
+/// fonts; here a directory in the picture's place) training warns once and goes on.
+#[test]
+fn training_goes_on_when_the_curves_cannot_be_drawn() {
+    require_mnist();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    std::fs::create_dir_all(run.join("training-curves.png")).unwrap();
+    let out = trainer()
+        .args([
+            "fit",
+            "--config",
+            "models/configs/tiny-gated.yaml",
+            "--max-steps",
+            "4",
+            "--out",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("curves not drawn").count(), 1, "{stderr}");
+    assert!(run.join("checkpoints/step-000000004/state.json").exists(), "{stderr}");
+}
