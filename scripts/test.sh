@@ -83,17 +83,18 @@ sed 's/^  lr: 0.003$/  lr: 0.003\n  cooldown: {start: 1, steps: 2}/' models/conf
 check "gpu-check.sh train (BACKEND=cpu) trains a cooled-down run on and brings it back" bash -c "
   cd '$g' && '$bin/trainer' fit --config '$tmp/cool.yaml' --out runs/tiny >/dev/null 2>&1 &&
   [ -d runs/tiny/checkpoints/step-000000003 ] && [ ! -d runs/tiny/checkpoints/step-000000006 ] &&
-  cd '$root' && OUT='$tmp/gpu-out' BACKEND=cpu scripts/gpu-check.sh train '$g' 120 tiny > '$tmp/gpu.log' 2>&1 &&
+  cd '$root' && OUT='$tmp/gpu-out' BACKEND=cpu SPLIT_BYTES=20000 scripts/gpu-check.sh train '$g' 120 tiny > '$tmp/gpu.log' 2>&1 &&
   grep -q '\"figure\": \"training\", \"run\": \"tiny\", \"step\": 6' '$tmp/gpu.log' &&
-  [ -f '$tmp/gpu-out/tiny/checkpoints/step-000000006/state.json' ] && [ -f '$tmp/gpu-out/tiny/metrics.jsonl' ] &&
-  ! grep -q cooldown '$tmp/gpu-out/tiny/config.yaml' || { cat '$tmp/gpu.log'; false; }"
+  mkdir -p '$tmp/gpu-back' && cat '$tmp/gpu-out/tiny.tar.xz'* | tar xJf - -C '$tmp/gpu-back' &&
+  [ -f '$tmp/gpu-out/tiny.tar.xz.1' ] && [ -f '$tmp/gpu-back/tiny/checkpoints/step-000000006/state.json' ] &&
+  [ -f '$tmp/gpu-back/tiny/metrics.jsonl' ] && ! grep -q cooldown '$tmp/gpu-back/tiny/config.yaml' &&
+  '$bin/trainer' eval --run '$tmp/gpu-back/tiny' --limit 2 >/dev/null || { cat '$tmp/gpu.log'; false; }"
 # the GPU machine's check, dry run on the CPU with the tiny config (no PyTorch here): the
 # training figure, the engines' comparison, the two sampling benches and the wall time
 mkdir -p "$g/models" "$g/scripts"; cp -r models/configs "$g/models/"; cp scripts/reference_torch.py "$g/scripts/"
 for b in exporter examples/bench_sample examples/compare_engines; do ln -s "$bin/$b" "$g/bin/$(basename "$b")"; done
-"$bin"/exporter --to onnx --spec models/configs/tiny-gated.yaml --out "$g/rgb32-onnx" >/dev/null
 check "gpu-check.sh run (BACKEND=cpu, tiny config) prints every figure" bash -c "
-  ORT_DYLIB_PATH='$(scripts/setup-ort.sh)' BACKEND=cpu ORT_GPU=ort TORCH_PYTHON=none CONFIG=models/configs/tiny-gated.yaml \
+  ORT_DYLIB_PATH='$(scripts/setup-ort.sh)' BACKEND=cpu ORT_GPU=ort TORCH_PYTHON=none CONFIG=models/configs/tiny-gated.yaml RGB_SPEC=models/configs/tiny-gated.yaml \
     STEPS=8 BATCHES=2 scripts/gpu-check.sh run '$g' > '$tmp/gpu-run.log' 2>&1 &&
   grep -q '\"figure\": \"burn-cpu training\", \"config\": \"models/configs/tiny-gated.yaml\", \"steps\": 8' '$tmp/gpu-run.log' &&
   grep -q '\"check\":\"compare_engines\",\"max_abs_bpd_diff\":0.0' '$tmp/gpu-run.log' &&
