@@ -159,16 +159,12 @@ pub fn export_with<B: Backend>(
         opset,
         ops: Vec::new(),
     };
-    remove_stale_data_files(out, &protos, &data_files)?;
-    for (name, bytes) in &data_files {
-        let path = out.join(name);
-        pixelcnn_core::replace_file(&path, bytes)?;
-        report.files.push((path, bytes.len() as u64));
-    }
+    // every file serialised and sized before any is written
     let mut ops = std::collections::BTreeSet::new();
-    for (_, file, mut proto) in protos {
+    let mut graph_files = Vec::new();
+    for (_, file, proto) in &mut protos {
         let metadata = [(SPEC_KEY, spec.to_json()), (CONTRACT_KEY, contract_json.clone())];
-        builder::add_metadata(&mut proto, &metadata);
+        builder::add_metadata(proto, &metadata);
         if let Some(graph) = proto.graph.as_ref() {
             ops.extend(graph.node.iter().map(|n| n.op_type.clone()));
         }
@@ -178,8 +174,12 @@ pub fn export_with<B: Backend>(
             "{file}: {} bytes without its weights, more than the largest file allowed ({max_file_bytes} bytes)",
             bytes.len()
         );
-        let path = out.join(file);
-        pixelcnn_core::replace_file(&path, &bytes)?;
+        graph_files.push((file.to_string(), bytes));
+    }
+    remove_stale_data_files(out, &protos, &data_files)?;
+    for (name, bytes) in data_files.iter().chain(&graph_files) {
+        let path = out.join(name);
+        pixelcnn_core::replace_file(&path, bytes)?;
         report.files.push((path, bytes.len() as u64));
     }
     report.ops = ops.into_iter().collect();

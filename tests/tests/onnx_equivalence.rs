@@ -288,6 +288,18 @@ fn weights_in_external_data_files_give_the_same_outputs_on_every_runtime() {
         assert_eq!(draw(&whole_export), draw(&export), "{engine}: cached sampling");
     }
 
+    // a limit below a single weight tensor: a clear error, and nothing written
+    let small = tempfile::tempdir().unwrap();
+    let options = pixelcnn_exporter::ExportOptions {
+        opset: 17,
+        max_file_bytes: 2048,
+    };
+    let err = pixelcnn_exporter::export_with(&model, small.path(), &options)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("more than the largest file allowed (2048 bytes)"), "{err}");
+    assert_eq!(std::fs::read_dir(small.path()).unwrap().count(), 0);
+
     // room for everything: one file a graph again, no data file left behind
     pixelcnn_exporter::export(&model, split.path(), 17).unwrap();
     let left: Vec<_> = std::fs::read_dir(split.path())
