@@ -100,6 +100,14 @@ check "gpu-check.sh run (BACKEND=cpu, tiny config) prints every figure" bash -c 
   grep -q '\"check\":\"compare_engines\",\"max_abs_bpd_diff\":0.0' '$tmp/gpu-run.log' &&
   [ \$(grep -c '\"bench\":\"sample\"' '$tmp/gpu-run.log') = 2 ] && grep -q '\"figure\":\"wall seconds\"' '$tmp/gpu-run.log' ||
   { cat '$tmp/gpu-run.log'; false; }"
+# what a device call sends: the shipped models hidden from it leave the code (a few MiB), and
+# restore gives back the index as committed (in a clone of this checkout's HEAD)
+check "device-tree.sh hide sends under 8 MiB; restore puts the index back" bash -c "
+  git clone -q '$root' '$tmp/tree' && cd '$tmp/tree' && git ls-files -s > '$tmp/index-before' &&
+  scripts/device-tree.sh hide > '$tmp/tree.log' && tail -n1 '$tmp/tree.log' | python3 -c 'import sys; n = int(sys.stdin.read().split()[0]); sys.exit(n >= 8 << 20)' &&
+  [ -n \"\$(git status --porcelain --ignored models/pretrained)\" ] &&
+  scripts/device-tree.sh restore >/dev/null && git ls-files -s | cmp -s - '$tmp/index-before' &&
+  [ -z \"\$(git status --porcelain)\" ] || { cat '$tmp/tree.log'; false; }"
 echo "== Python drop-in decoder (constriction $("$py" -c 'import importlib.metadata as m; print(m.version("constriction"))'))"
 check "scripts/decompress.py decodes the Rust compress output (MNIST, 10 images, batches of 4)" bash -c "
   '$bin/compress' --model models/pretrained/mnist-gated --in data/mnist/t10k-images-idx3-ubyte --limit 10 --batch 4 --out '$tmp/x.pcnn' >/dev/null &&
