@@ -94,7 +94,10 @@ fn resaves_in_todays_layout(model: &PixelModel<Cpu>, what: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let again = checkpoint::write_atomic(tmp.path(), "step-000000001", &checkpoint::model_files(model)).unwrap();
     assert!(
-        again.join(MODEL_FILE).exists() && !again.join(MODEL_FILE_V1).exists() && !again.join(MODEL_FILE_V2).exists()
+        checkpoint::has_file(&again, MODEL_FILE)
+            && !checkpoint::has_file(&again, MODEL_FILE_V1)
+            && !checkpoint::has_file(&again, MODEL_FILE_V2),
+        "{what}: not in today's layout"
     );
     let reloaded = checkpoint::load_model::<Cpu>(&again, &Default::default()).unwrap();
     let (a, b) = (params(model), params(&reloaded));
