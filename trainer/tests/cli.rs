@@ -21,23 +21,18 @@ fn require_mnist() {
     );
 }
 
+/// `trainer fit --config CONFIG --max-steps 4 --out RUN`.
+fn fit_four_steps(config: &str, run: &Path) -> std::process::Output {
+    let args = ["fit", "--config", config, "--max-steps", "4", "--out"];
+    trainer().args(args).arg(run).output().unwrap()
+}
+
 #[test]
 fn fit_eval_sample_on_mnist() {
     require_mnist();
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let out = trainer()
-        .args([
-            "fit",
-            "--config",
-            "models/configs/tiny-class.yaml",
-            "--max-steps",
-            "4",
-            "--out",
-        ])
-        .arg(&run)
-        .output()
-        .unwrap();
+    let out = fit_four_steps("models/configs/tiny-class.yaml", &run);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let line: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
     assert_eq!(line["steps"], 4);
@@ -214,18 +209,7 @@ fn training_goes_on_when_the_curves_cannot_be_drawn() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     std::fs::create_dir_all(run.join("training-curves.png")).unwrap();
-    let out = trainer()
-        .args([
-            "fit",
-            "--config",
-            "models/configs/tiny-gated.yaml",
-            "--max-steps",
-            "4",
-            "--out",
-        ])
-        .arg(&run)
-        .output()
-        .unwrap();
+    let out = fit_four_steps("models/configs/tiny-gated.yaml", &run);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stderr.matches("curves not drawn").count(), 1, "{stderr}");
