@@ -136,9 +136,10 @@ impl<B: Backend> PixelModel<B> {
     /// [`Encoder::start_at_zero`]. A code's offset along (1, ..., 1) then changes nothing, so
     /// training only pulls the codes of different digits apart. An unconditional model from a
     /// class model gets the mean row in its biases too: it starts as the class model given
-    /// the average label. The rest (other projections, the spatial map) keeps this model's
-    /// initialisation. An error says which decoder
-    /// setting differs.
+    /// the average label; a class model from an unconditional one starts with its label
+    /// projections at zero, the unconditional model for every label. The rest (other
+    /// projections, the spatial map) keeps this model's initialisation. An error says which
+    /// decoder setting differs.
     pub fn init_decoder_from(mut self, source: &PixelModel<B>) -> Result<Self, String> {
         let (s, t) = (&source.spec, &self.spec);
         let settings = |m: &ModelSpec| {
@@ -163,6 +164,9 @@ impl<B: Backend> PixelModel<B> {
                 let unconditional_from_class = matches!(s.conditioning, Conditioning::Class { .. })
                     && matches!(t.conditioning, Conditioning::None)
                     && self.encoder.is_none();
+                let class_from_unconditional = matches!(s.conditioning, Conditioning::None)
+                    && matches!(t.conditioning, Conditioning::Class { .. })
+                    && source.encoder.is_none();
                 for (o, t) in ours.layers.iter_mut().zip(&theirs.layers) {
                     o.v_conv = t.v_conv.clone();
                     o.link = t.link.clone();
@@ -178,6 +182,12 @@ impl<B: Backend> PixelModel<B> {
                             // no projection here: the labels' mean row (the average label's
                             // bias) moves into the layer's bias
                             add_mean_row(bias, v);
+                        } else if let (Some(CondProjection::Dense(v)), None, true) =
+                            (mine.as_mut(), theirs, class_from_unconditional)
+                        {
+                            // the labels start with no say: the model starts as its
+                            // unconditional source for every label, and learns what they add
+                            *v = Param::from_tensor(v.val().zeros_like().detach());
                         } else if matches!((mine.as_ref(), theirs), (Some(m), Some(t)) if m.same_shape(t)) {
                             *mine = theirs.clone();
                             copied_cond = true;

@@ -682,7 +682,32 @@ fn init_from_starts_the_decoder_from_a_trained_model() {
     fit::<B>(&plain, &opts(&prun, false), &Default::default()).unwrap();
     let unconditional = logits(&load(&prun), Condition::None);
     let average = logits(&vtuned, Condition::Vector(Tensor::zeros([2, 10], &device)));
-    assert!(diff(unconditional, average) < 1e-4);
+    assert!(diff(unconditional.clone(), average) < 1e-4);
+
+    // and a class model from the unconditional one starts as it for every label, its label
+    // projections at zero; a step at a real learning rate moves them
+    let mut relabelled = source.clone();
+    relabelled.optimizer.lr = 1e-12;
+    relabelled.max_steps = Some(1);
+    relabelled.init_from = Some(prun.clone());
+    let crun = tmp.path().join("relabelled");
+    fit::<B>(&relabelled, &opts(&crun, false), &Default::default()).unwrap();
+    let class_model = load(&crun);
+    for label in [0i64, 3, 9] {
+        let labels = Tensor::<Cpu, 1, Int>::from_data(TensorData::new(vec![label; 2], [2]), &device);
+        assert!(diff(logits(&class_model, Condition::Class(labels)), unconditional.clone()) < 1e-4);
+    }
+    let fresh_class = PixelModel::<Cpu>::new(&relabelled.model, relabelled.seed, &device);
+    let labels = Tensor::<Cpu, 1, Int>::from_data(TensorData::new(vec![3i64, 7], [2]), &device);
+    assert!(diff(logits(&fresh_class, Condition::Class(labels)), unconditional.clone()) > 1e-3);
+    let mut learning = relabelled.clone();
+    learning.optimizer.lr = 0.01;
+    let lrun = tmp.path().join("learning");
+    fit::<B>(&learning, &opts(&lrun, false), &Default::default()).unwrap();
+    assert!(
+        diff(dense(&load(&lrun)), dense(&class_model)) > 1e-4,
+        "the label projections did not train"
+    );
 
     // with the decoder frozen, a real step changes the encoder and nothing of the decoder
     let mut frozen = vector.clone();
