@@ -128,16 +128,24 @@ if [ "$cmd" = train ]; then
     if [ ! -f "$cfg" ]; then
       resume=(); mkdir -p "runs/$name"; cp "models/configs/$name.yaml" "runs/$name/config.yaml"
     fi
-    # a shipped run may end with a learning-rate cool-down (optimizer.cooldown): to train
-    # on, drop it (the rate goes back to the run's lr x lr_decay^step)
+    # a run may end with a learning-rate cool-down (optimizer.cooldown): one that is over by
+    # the latest checkpoint's step (the rate is zero there) is dropped, to train on at the
+    # run's lr x lr_decay^step; one still under way is kept
     python3 - "$cfg" <<'PY'
-import re, sys
+import glob, json, os, re, sys
 path = sys.argv[1]
 text = open(path).read()
-kept = re.sub(r"(?m)^  cooldown:( \{[^\n]*\})?\n(    [^\n]*\n)*", "", text)
-if kept != text:
-    open(path, "w").write(kept)
-    print(f"{path}: optimizer.cooldown dropped to train on", file=sys.stderr)
+states = sorted(glob.glob(os.path.join(os.path.dirname(path), "checkpoints", "step-*", "state.json")))
+step = json.load(open(states[-1]))["step"] if states else 0
+block = re.search(r"(?m)^  cooldown:( \{[^\n]*\})?\n(    [^\n]*\n)*", text)
+if block:
+    fields = dict(re.findall(r"(start|steps):\s*(\d+)", block.group(0)))
+    end = int(fields.get("start", 0)) + int(fields.get("steps", 0))
+    if end <= step:
+        open(path, "w").write(text[: block.start()] + text[block.end() :])
+        print(f"{path}: optimizer.cooldown ended at step {end} (checkpoint: {step}): dropped to train on", file=sys.stderr)
+    else:
+        print(f"{path}: optimizer.cooldown runs to step {end} (checkpoint: {step}): kept", file=sys.stderr)
 PY
     t0=$(date +%s)
     timeout -s TERM -k 60 "$secs" bin/trainer fit --config "$cfg" --out "runs/$name" "${resume[@]}" \
