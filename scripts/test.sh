@@ -89,6 +89,17 @@ check "gpu-check.sh train (BACKEND=cpu) trains a cooled-down run on and brings i
   [ -f '$tmp/gpu-out/tiny.tar.xz.1' ] && [ -f '$tmp/gpu-back/tiny/checkpoints/step-000000006/state.json' ] &&
   [ -f '$tmp/gpu-back/tiny/metrics.jsonl' ] && ! grep -q cooldown '$tmp/gpu-back/tiny/config.yaml' &&
   '$bin/trainer' eval --run '$tmp/gpu-back/tiny' --limit 2 >/dev/null || { cat '$tmp/gpu.log'; false; }"
+# ... and keeps a cool-down still under way at the checkpoint's step: the rate goes on falling
+sed -e 's/^  lr: 0.003$/  lr: 0.003\n  cooldown: {start: 1, steps: 20}/' -e 's/^max_steps: 6$/max_steps: 3/' \
+  models/configs/tiny-gated.yaml > "$tmp/cooling.yaml"
+check "gpu-check.sh train (BACKEND=cpu) keeps a cool-down still under way" bash -c "
+  cd '$g' && '$bin/trainer' fit --config '$tmp/cooling.yaml' --out runs/cooling >/dev/null 2>&1 &&
+  [ -d runs/cooling/checkpoints/step-000000003 ] && sed -i 's/^max_steps: 3$/max_steps: 6/' runs/cooling/config.yaml &&
+  cd '$root' && OUT='$tmp/gpu-out2' BACKEND=cpu scripts/gpu-check.sh train '$g' 120 cooling > '$tmp/gpu2.log' 2>&1 &&
+  grep -q 'cooldown runs to step 21 (checkpoint: 3): kept' '$tmp/gpu2.log' &&
+  grep -q '^  cooldown:' '$g/runs/cooling/config.yaml' &&
+  '$py' -c 'import json, sys; r = [json.loads(l) for l in open(sys.argv[1])]; lr = {x[\"step\"]: x[\"lr\"] for x in r if \"lr\" in x}; sys.exit(0 if 0 < lr[6] < lr[4] < 0.003 else f\"lr at steps 4, 6: {lr[4]}, {lr[6]}\")' '$g/runs/cooling/metrics.jsonl' ||
+  { cat '$tmp/gpu2.log'; false; }"
 # the GPU machine's check, dry run on the CPU with the tiny config (no PyTorch here): the
 # training figure, the engines' comparison, the two sampling benches and the wall time
 mkdir -p "$g/models" "$g/scripts"; cp -r models/configs "$g/models/"; cp scripts/reference_torch.py "$g/scripts/"
