@@ -164,9 +164,8 @@ impl<B: Backend> PixelModel<B> {
                 let unconditional_from_class = matches!(s.conditioning, Conditioning::Class { .. })
                     && matches!(t.conditioning, Conditioning::None)
                     && self.encoder.is_none();
-                let class_from_unconditional = matches!(s.conditioning, Conditioning::None)
-                    && matches!(t.conditioning, Conditioning::Class { .. })
-                    && source.encoder.is_none();
+                // (with a source layer that has no projection: one that reads no condition)
+                let to_class = matches!(t.conditioning, Conditioning::Class { .. });
                 for (o, t) in ours.layers.iter_mut().zip(&theirs.layers) {
                     o.v_conv = t.v_conv.clone();
                     o.link = t.link.clone();
@@ -182,9 +181,7 @@ impl<B: Backend> PixelModel<B> {
                             // no projection here: the labels' mean row (the average label's
                             // bias) moves into the layer's bias
                             add_mean_row(bias, v);
-                        } else if let (Some(CondProjection::Dense(v)), None, true) =
-                            (mine.as_mut(), theirs, class_from_unconditional)
-                        {
+                        } else if let (Some(CondProjection::Dense(v)), None, true) = (mine.as_mut(), theirs, to_class) {
                             // the labels start with no say: the model starts as its
                             // unconditional source for every label, and learns what they add
                             *v = Param::from_tensor(v.val().zeros_like().detach());
