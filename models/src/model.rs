@@ -164,7 +164,7 @@ impl<B: Backend> PixelModel<B> {
                 let unconditional_from_class = matches!(s.conditioning, Conditioning::Class { .. })
                     && matches!(t.conditioning, Conditioning::None)
                     && self.encoder.is_none();
-                // (with a source layer that has no projection: one that reads no condition)
+                // to a class model: a source layer without a label projection reads no condition
                 let to_class = matches!(t.conditioning, Conditioning::Class { .. });
                 for (o, t) in ours.layers.iter_mut().zip(&theirs.layers) {
                     o.v_conv = t.v_conv.clone();
